@@ -15,15 +15,31 @@ TRUSTED_ROLES: frozenset[str] = frozenset(
 )
 
 # Roles that must never count as verified, and the X509 verify error OpenSSL (so nginx and
-# the DLB) reports for each: the text after FAILED: in X-SSL-Client-Verify.
-INVALID_ROLE_REASONS: dict[str, str] = {
-    "expired": "certificate has expired",
-    "not-yet-valid": "certificate is not yet valid",
-    "untrusted": "unable to verify the first certificate",
-    "self-signed-untrusted": "self-signed certificate",
-    "revoked": "certificate revoked",
-    "wrong-eku": "unsupported certificate purpose",
+# the DLB) reports for each: the text after FAILED: in X-SSL-Client-Verify. The first spelling
+# is OpenSSL 3's; the others are older releases' ("self signed", "unsupported ... purpose").
+INVALID_ROLE_REASONS: dict[str, tuple[str, ...]] = {
+    "expired": ("certificate has expired",),
+    "not-yet-valid": ("certificate is not yet valid",),
+    "untrusted": ("unable to verify the first certificate",),
+    "self-signed-untrusted": ("self-signed certificate", "self signed certificate"),
+    "revoked": ("certificate revoked",),
+    "wrong-eku": ("unsuitable certificate purpose", "unsupported certificate purpose"),
 }
+
+# With a CRL loaded, OpenSSL also wants a CRL from every issuer in the chain; a self-signed
+# certificate outside the truststore is its own issuer and has none, and since the callback
+# lets verification go on, the last error wins (measured on nginx 1.22 / OpenSSL 3.0).
+CRL_LOADED_REASONS: dict[str, tuple[str, ...]] = {
+    "self-signed-untrusted": ("unable to get certificate CRL",),
+}
+
+
+def failure_reasons(case: str, *, crl_loaded: bool) -> tuple[str, ...]:
+    """What OpenSSL reports when verifying an invalid role's certificate."""
+    if crl_loaded and case in CRL_LOADED_REASONS:
+        return CRL_LOADED_REASONS[case]
+    return INVALID_ROLE_REASONS[case]
+
 
 CASES: tuple[str, ...] = (NO_CERTIFICATE, *sorted(TRUSTED_ROLES), *INVALID_ROLE_REASONS)
 

@@ -60,6 +60,12 @@ def likely_cause(
     case, mode = situation.case, situation.mode
     verify_name = situation.headers.verify or "the verify header"
     observed_verify = outcome.echoed(verify_name) if situation.headers.verify else None
+    if any("forged" in problem for problem in problems):
+        return (
+            "the target passes identity headers sent by the client through to the backend: "
+            "set them unconditionally on every request (nginx: proxy_set_header) so the "
+            "client's copies are replaced, whatever their letter case"
+        )
     if outcome.untestable or outcome.kind in ("timeout", "error"):
         return f"the target could not be tested at this point ({outcome.summary()})"
     if not expectation.accepted and is_accepted(outcome):

@@ -63,5 +63,6 @@ class Profile:
     verify_success: str = "SUCCESS"
     verify_none: str = "NONE"
 
-    def expect(self, mode: Mode, case: str) -> Expectation:
+    def expect(self, mode: Mode, case: str, *, crl_loaded: bool) -> Expectation:
+        """What a conforming target does; ``crl_loaded``: it has the kit's crl.pem."""
         raise NotImplementedError

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mtls_conformance.cases import INVALID_ROLE_REASONS, NO_CERTIFICATE, Mode, is_trusted
+from mtls_conformance.cases import NO_CERTIFICATE, Mode, failure_reasons, is_trusted
 from mtls_conformance.profiles.base import Expectation, Profile
 
 NO_CERT_TITLE = "400 No required SSL certificate was sent"
 CERT_ERROR_TITLE = "400 The SSL certificate error"
 
 
-def failed_values(reason: str) -> frozenset[str]:
-    """``FAILED:<reason>``; OpenSSL before 3.0 spelled "self signed" without the hyphen."""
-    return frozenset({f"FAILED:{reason}", f"FAILED:{reason.replace('self-signed', 'self signed')}"})
+def failed_values(reasons: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f"FAILED:{reason}" for reason in reasons)
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class NginxFamily(Profile):
 
     optional_forwards_invalid: bool = True
 
-    def expect(self, mode: Mode, case: str) -> Expectation:
+    def expect(self, mode: Mode, case: str, *, crl_loaded: bool) -> Expectation:
         if is_trusted(case):
             return Expectation(
                 accepted=True, verify_values=frozenset({self.verify_success}), identity=True
@@ -35,14 +34,14 @@ class NginxFamily(Profile):
             if mode == "optional":
                 return Expectation(accepted=True, verify_values=frozenset({self.verify_none}))
             return Expectation(accepted=False, statuses=frozenset({400}), page_title=NO_CERT_TITLE)
-        reason = INVALID_ROLE_REASONS[case]
+        reasons = failure_reasons(case, crl_loaded=crl_loaded)
         if mode == "optional" and self.optional_forwards_invalid:
-            return Expectation(accepted=True, verify_values=failed_values(reason))
+            return Expectation(accepted=True, verify_values=failed_values(reasons))
         return Expectation(
             accepted=False,
             statuses=frozenset({400}),
             page_title=CERT_ERROR_TITLE,
-            note=f"nginx logs: {reason}",
+            note=f"nginx logs: {reasons[0]}",
         )
 
 

@@ -1,0 +1,31 @@
+"""The embedded target: the reference DLB in both modes, configured from a kit as an admin would."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from mtls_conformance.kit import Kit
+from mtls_conformance.reference import ListenerConfig, ReferenceDLB
+
+EMBEDDED_ECHO_PATH = "/anything"
+
+
+def dlb_listeners(kit: Kit) -> list[ListenerConfig]:
+    """Mandatory and DLB-style Optional, both with the kit's truststore and CRL uploaded."""
+    common = {
+        "server_cert": kit.server_cert,
+        "server_key": kit.server_key,
+        "truststore": kit.truststore,
+        "crl": kit.crl,
+    }
+    return [
+        ListenerConfig(mode="mandatory", **common),
+        ListenerConfig(mode="optional", forward_invalid=True, **common),
+    ]
+
+
+@contextlib.contextmanager
+def embedded_dlb(kit: Kit) -> Iterator[ReferenceDLB]:
+    with ReferenceDLB(dlb_listeners(kit)) as dlb:
+        yield dlb

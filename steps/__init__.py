@@ -1,0 +1,1 @@
+"""Step definitions, grouped by what they talk about; test_features.py binds the scenarios."""
