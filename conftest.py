@@ -3,6 +3,7 @@
 pytest_plugins = [
     "fixtures.options",
     "fixtures.suite",
+    "fixtures.evidence",
     "fixtures.reporting",
     "steps.certificates",
     "steps.calls",

@@ -10,7 +10,7 @@ Feature: Mandatory client certificate validation
     Then the request is refused
 
   @smoke
-  Scenario Outline: A trusted client certificate is accepted
+  Scenario Outline: A trusted client certificate is accepted: <role>
     Given the client presents the "<role>" certificate
     When the client calls the API
     Then the request is accepted
@@ -21,7 +21,7 @@ Feature: Mandatory client certificate validation
       | self-signed-trusted |
 
   @headers
-  Scenario Outline: The backend learns who the verified client is
+  Scenario Outline: The backend learns who the verified client is: <role>
     Given the client presents the "<role>" certificate
     When the client calls the echo endpoint
     Then the request is accepted
@@ -34,7 +34,7 @@ Feature: Mandatory client certificate validation
       | self-signed-trusted |
 
   @smoke
-  Scenario Outline: An invalid client certificate is refused
+  Scenario Outline: An invalid client certificate is refused: <role>
     Given the client presents the "<role>" certificate
     When the client calls the API
     Then the request is refused
@@ -44,7 +44,7 @@ Feature: Mandatory client certificate validation
       | expired               |
       | untrusted             |
 
-  Scenario Outline: Other invalid client certificates are refused
+  Scenario Outline: Other invalid client certificates are refused: <role>
     Given the client presents the "<role>" certificate
     When the client calls the API
     Then the request is refused

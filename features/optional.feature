@@ -18,7 +18,7 @@ Feature: Optional client certificate validation
     And the backend is told no certificate was presented
 
   @smoke @headers
-  Scenario Outline: The backend is told a trusted certificate was verified
+  Scenario Outline: The backend is told a trusted certificate was verified: <role>
     Given the client presents the "<role>" certificate
     When the client calls the echo endpoint
     Then the request is accepted
@@ -31,7 +31,7 @@ Feature: Optional client certificate validation
       | self-signed-trusted |
 
   @headers
-  Scenario Outline: An invalid certificate is never passed off as verified
+  Scenario Outline: An invalid certificate is never passed off as verified: <role>
     Given the client presents the "<role>" certificate
     When the client calls the echo endpoint
     Then the request is not treated as verified
