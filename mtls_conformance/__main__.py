@@ -1,0 +1,3 @@
+from mtls_conformance.cli import main
+
+raise SystemExit(main())
