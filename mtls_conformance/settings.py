@@ -112,7 +112,8 @@ def _url_path(value: Any, option: str) -> str:
 
 
 def _path(value: Any) -> Path | None:
-    return None if value in (None, "") else Path(os.path.expanduser(str(value)))
+    # Absolute, so repro lines and reports name the same file whatever the working directory.
+    return None if value in (None, "") else Path(os.path.expanduser(str(value))).absolute()
 
 
 def _readable_file(value: Any, option: str) -> Path | None:

@@ -1,0 +1,74 @@
+"""Real nginx configured like the DLB (or deliberately wrong), for end-to-end self-tests.
+
+The configuration mirrors what the DLB does with an admin's settings: the uploaded truststore
+becomes ssl_client_certificate, Mandatory is ``ssl_verify_client on``, Optional is
+``optional`` with nginx's 495 error forwarded to the backend, and the identity headers are
+set with proxy_set_header (which replaces any copy the client sent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from realservers import NginxServer
+
+from mtls_conformance.kit import Kit
+
+IDENTITY_HEADERS = {
+    "X-SSL-Client-Verify": "$ssl_client_verify",
+    "X-SSL-Client-DN": "$ssl_client_s_dn",
+    "X-SSL-Issuer": "$ssl_client_i_dn",
+    "X-SSL-Client-Serial": "$ssl_client_serial",
+}
+
+
+@dataclass(frozen=True)
+class DlbNginx:
+    """One listener's settings; each field that differs from the default is a mistake."""
+
+    mode: str  # "mandatory" | "optional"
+    verify_client: str | None = None  # None: what the mode implies
+    truststore: Path | None = None  # None: the kit's truststore.pem
+    crl: bool = True
+    forwarded: tuple[str, ...] = tuple(IDENTITY_HEADERS)
+    forward_invalid: bool | None = None  # None: what the mode implies (Optional forwards)
+    verify_depth: int = 3
+    protocols: str = "TLSv1.2 TLSv1.3"
+
+    def wrong(self, **changes: object) -> DlbNginx:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def server_block(self, kit: Kit, port: str, backend_port: int) -> str:
+        verify = self.verify_client or ("on" if self.mode == "mandatory" else "optional")
+        forward_invalid = (self.mode == "optional") if self.forward_invalid is None \
+            else self.forward_invalid
+        headers = "".join(
+            f"        proxy_set_header {name} {IDENTITY_HEADERS[name]};\n"
+            for name in self.forwarded
+        )
+        crl = f"    ssl_crl {kit.crl};\n" if self.crl else ""
+        forward = "    error_page 495 = @forward;\n" if forward_invalid else ""
+        return (
+            "server {\n"
+            f"    listen 127.0.0.1:{port} ssl;\n"
+            "    server_name localhost;\n"
+            f"    ssl_certificate {kit.server_cert};\n"
+            f"    ssl_certificate_key {kit.server_key};\n"
+            f"    ssl_protocols {self.protocols};\n"
+            f"    ssl_client_certificate {self.truststore or kit.truststore};\n"
+            f"    ssl_verify_client {verify};\n"
+            f"    ssl_verify_depth {self.verify_depth};\n"
+            f"{crl}{forward}"
+            "    location / { try_files /nonexistent @forward; }\n"
+            "    location @forward {\n"
+            f"        proxy_pass http://127.0.0.1:{backend_port};\n"
+            f"{headers}"
+            "    }\n"
+            "}\n"
+        )
+
+
+def start_dlb_nginx(kit: Kit, listener: DlbNginx, backend_port: int) -> NginxServer:
+    """nginx with one listener, started on an OS-chosen port (``server.port``)."""
+    return NginxServer(listener.server_block(kit, "@port@", backend_port)).start()
