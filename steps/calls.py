@@ -1,21 +1,35 @@
-"""When steps: one fresh connection and one request to the target."""
+"""When steps: one fresh connection and one request to the target.
+
+All probes of a run are planned up front from the scenarios' own step texts and started
+together (see mtls_conformance.prober); each When step then collects its scenario's outcome.
+A step the planner did not foresee simply probes on the spot.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import pytest
-from pytest_bdd import when
+from pytest_bdd import parsers, when
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from fixtures.evidence import note
-from fixtures.suite import Suite
+from fixtures.suite import Suite, scenario_mode
 from mtls_conformance.cases import Mode
 from mtls_conformance.diagnose import Situation
 from mtls_conformance.forgery import forged_headers
 from mtls_conformance.outcome import Outcome
-from mtls_conformance.probe import probe
-from mtls_conformance.target import Target
-from steps.certificates import Presented
+from mtls_conformance.prober import ProbeRequest
+from steps.certificates import Presented, presented_for
+
+CallKind = Literal["api", "echo", "forged"]
+
+CALL_STEPS: dict[CallKind, Any] = {
+    "api": parsers.string("the client calls the API"),
+    "echo": parsers.string("the client calls the echo endpoint"),
+    "forged": parsers.string("the client calls the echo endpoint with forged identity headers"),
+}
 
 
 @dataclass(frozen=True)
@@ -27,55 +41,92 @@ class Exchange:
     sent_headers: dict[str, str]
 
 
+def probe_request(
+    suite: Suite, mode: Mode, presented: Presented, kind: CallKind
+) -> ProbeRequest | None:
+    """The probe a When step of ``kind`` makes (None: it needs an echo path there is not)."""
+    path = suite.path if kind == "api" else suite.echo_path
+    if path is None:
+        return None
+    headers = forged_headers(suite.profile.headers) if kind == "forged" else {}
+    return ProbeRequest(
+        target=suite.targets[mode],
+        path=path,
+        client_cert=presented.client_cert,
+        headers=tuple(sorted(headers.items())),
+        echo=kind != "api",
+    )
+
+
 def _call(
-    request: pytest.FixtureRequest,
-    suite: Suite,
-    mode: Mode,
-    target: Target,
-    presented: Presented,
-    path: str,
-    *,
-    echo: bool,
-    headers: dict[str, str] | None = None,
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented, kind: CallKind
 ) -> Exchange:
-    outcome = probe(target, path, client_cert=presented.client_cert, headers=headers, echo=echo)
+    planned = probe_request(suite, mode, presented, kind)
+    if planned is None:
+        pytest.skip("needs --echo-path: an endpoint that echoes the headers the backend got")
+    outcome = suite.prober.outcome(request.node.nodeid, planned)
     situation = Situation(
         mode=mode,
         case=presented.case,
-        target=target,
-        path=path,
+        target=planned.target,
+        path=planned.path,
         client_cert=presented.client_cert,
         headers=suite.profile.headers,
     )
-    note(request, f"{target.label}{path} ({mode}, {presented.case}): {outcome.summary()}")
-    return Exchange(situation, outcome, dict(headers or {}))
-
-
-def _echo_path(suite: Suite) -> str:
-    if suite.echo_path is None:
-        pytest.skip("needs --echo-path: an endpoint that echoes the headers the backend got")
-    return suite.echo_path
-
-
-@when("the client calls the API", target_fixture="exchange")
-def call_api(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, target: Target, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, target, presented, suite.path, echo=False)
-
-
-@when("the client calls the echo endpoint", target_fixture="exchange")
-def call_echo(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, target: Target, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, target, presented, _echo_path(suite), echo=True)
-
-
-@when("the client calls the echo endpoint with forged identity headers", target_fixture="exchange")
-def call_echo_forged(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, target: Target, presented: Presented
-) -> Exchange:
-    headers = forged_headers(suite.profile.headers)
-    return _call(
-        request, suite, mode, target, presented, _echo_path(suite), echo=True, headers=headers
+    note(
+        request,
+        f"{planned.target.label}{planned.path} ({mode}, {presented.case}): {outcome.summary()}",
     )
+    return Exchange(situation, outcome, dict(planned.headers))
+
+
+@when(CALL_STEPS["api"], target_fixture="exchange")
+def call_api(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+) -> Exchange:
+    return _call(request, suite, mode, presented, "api")
+
+
+@when(CALL_STEPS["echo"], target_fixture="exchange")
+def call_echo(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+) -> Exchange:
+    return _call(request, suite, mode, presented, "echo")
+
+
+@when(CALL_STEPS["forged"], target_fixture="exchange")
+def call_echo_forged(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+) -> Exchange:
+    return _call(request, suite, mode, presented, "forged")
+
+
+# --- planning: every scenario's probe, started before the first scenario runs
+
+
+def planned_request(suite: Suite, item: pytest.Item) -> ProbeRequest | None:
+    """The probe ``item``'s When step will make, read from its rendered Gherkin steps."""
+    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+    mode = scenario_mode(item) or suite.settings.mode
+    if template is None or mode not in suite.targets:
+        return None
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    scenario = template.render(params.get("_pytest_bdd_example", {}))
+    presented: Presented | None = None
+    for step in scenario.steps:
+        presented = presented_for(suite, step.name) or presented
+        for kind, parser in CALL_STEPS.items():
+            if presented is not None and parser.is_matching(step.name):
+                return probe_request(suite, mode, presented, kind)
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_all_probes(request: pytest.FixtureRequest, suite: Suite) -> None:
+    """Submit every selected scenario's probe to the pool at once."""
+    for item in request.session.items:
+        if item.get_closest_marker("skip") is not None:
+            continue
+        planned = planned_request(suite, item)
+        if planned is not None:
+            suite.prober.submit(item.nodeid, planned)

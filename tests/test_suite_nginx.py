@@ -1,0 +1,133 @@
+"""The suite end to end against a real nginx set up like the DLB: green when the setup is
+right, and for each classic mistake, red on the scenario that covers it, with the right cause.
+
+Every run is a real ``pytest --host ...`` in a child process, read back from its reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dlb_nginx import DlbNginx, start_dlb_nginx
+from echo import EchoServer
+from suite_runner import SuiteRun, run_suite
+
+from mtls_conformance.kit import Kit, create_kit
+
+pytestmark = [pytest.mark.selftest, pytest.mark.realserver]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
+    return create_kit(tmp_path_factory.mktemp("e2e") / "certs")
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+def suite_against(kit: Kit, backend: EchoServer, listener: DlbNginx, reports: Path,
+                  *extra: str) -> SuiteRun:
+    with start_dlb_nginx(kit, listener, backend.port) as nginx:
+        return run_suite(
+            "--host", "localhost", "--connect-to", "127.0.0.1", "--port", str(nginx.port),
+            "--certs", str(kit.directory), "--server-ca", str(kit.server_ca),
+            "--mode", listener.mode, "--path", "/products", "--echo-path", "/anything",
+            "--with-crl", *extra, reports=reports)
+
+
+@pytest.mark.parametrize("tls", ["auto", "1.2", "1.3"])
+@pytest.mark.parametrize("mode", ["mandatory", "optional"])
+def test_suite_passes_against_nginx_configured_like_the_dlb(
+    kit: Kit, backend: EchoServer, tmp_path: Path, mode: str, tls: str
+) -> None:
+    """With the kit uploaded and the DLB's settings, every scenario of the mode passes."""
+    run = suite_against(kit, backend, DlbNginx(mode), tmp_path, "--tls-version", tls)
+    assert run.exit_code == 0, run.output
+    results = run.scenarios()
+    assert set(results.values()) == {"passed"}, results
+    assert len(results) >= 9
+    assert all(f"({mode}," in "".join(step.get("output", [""])[0] for step in element["steps"])
+               for feature in run.cucumber for element in feature["elements"])
+
+
+MISTAKES = [
+    pytest.param(
+        DlbNginx("mandatory", verify_client="optional"),
+        (), "A request without a client certificate is refused",
+        "Client Certificate Validation looks set to Optional", id="optional-where-mandatory"),
+    pytest.param(
+        DlbNginx("mandatory"), ("truststore", "ca-only"),
+        "A trusted client certificate is accepted: self-signed-trusted",
+        "does not hold the self-signed client certificate", id="truststore-without-self-signed"),
+    pytest.param(
+        DlbNginx("mandatory"), ("truststore", "self-signed-only"),
+        "A trusted client certificate is accepted: ca-signed",
+        "does not hold the kit's client CA", id="truststore-without-ca"),
+    pytest.param(
+        DlbNginx("mandatory", crl=False), (), "A revoked client certificate is refused when "
+        "the CRL is loaded", "does not check revocation", id="crl-not-loaded"),
+    pytest.param(
+        DlbNginx("mandatory", forward_invalid=True), (),
+        "An invalid client certificate is refused: expired", "still forwarded it",
+        id="errors-swallowed-in-mandatory"),
+    pytest.param(
+        DlbNginx("mandatory", forwarded=("X-SSL-Client-DN", "X-SSL-Issuer",
+                                          "X-SSL-Client-Serial")), (),
+        "The backend learns who the verified client is: ca-signed",
+        "does not forward X-SSL-Client-Verify", id="verify-header-missing"),
+    pytest.param(
+        DlbNginx("mandatory", forwarded=("X-SSL-Client-Verify",)), (),
+        "Forged identity headers are dropped for a verified client",
+        "passes identity headers sent by the client", id="forged-headers-pass"),
+    pytest.param(
+        DlbNginx("optional", forward_invalid=False), (),
+        "An invalid certificate is never passed off as verified: expired",
+        "refuses invalid certificates in Optional mode", id="optional-without-495-forward"),
+    pytest.param(
+        DlbNginx("optional", verify_client="on"), (),
+        "A request without a client certificate is accepted",
+        "Client Certificate Validation looks set to Mandatory", id="mandatory-where-optional"),
+]
+
+
+def _truststore(kit: Kit, variant: tuple[str, ...], tmp_path: Path) -> Path | None:
+    if not variant:
+        return None
+    blocks = kit.truststore.read_text().split("-----END CERTIFICATE-----")
+    ca, self_signed = (b + "-----END CERTIFICATE-----\n" for b in blocks[:2])
+    path = tmp_path / "truststore-wrong.pem"
+    path.write_text(ca if variant[1] == "ca-only" else self_signed.lstrip())
+    return path
+
+
+@pytest.mark.parametrize(("listener", "truststore", "scenario", "cause"), MISTAKES)
+def test_each_mistake_fails_the_scenario_that_covers_it(
+    kit: Kit, backend: EchoServer, tmp_path: Path, listener: DlbNginx,
+    truststore: tuple[str, ...], scenario: str, cause: str,
+) -> None:
+    """A deliberately wrong nginx makes the suite exit 1, failing the right scenario for the
+    right reason, and reproduction lines come with it."""
+    wrong = listener.wrong(truststore=_truststore(kit, truststore, tmp_path))
+    run = suite_against(kit, backend, wrong, tmp_path / "reports")
+    assert run.exit_code == 1, run.output
+    assert scenario in run.failed(), run.scenarios()
+    message = run.error_messages()[scenario]
+    assert cause in message
+    assert "curl " in message
+    assert "openssl s_client" in message
+
+
+def test_plain_nginx_optional_passes_with_the_nginx_profile(
+    kit: Kit, backend: EchoServer, tmp_path: Path
+) -> None:
+    """The Optional setup without the 495 forward is right for --profile nginx: the same
+    server that fails the DLB profile passes there (the control of the mistake above)."""
+    run = suite_against(kit, backend, DlbNginx("optional", forward_invalid=False), tmp_path,
+                        "--profile", "nginx")
+    assert run.exit_code == 0, run.output
+    assert set(run.scenarios().values()) == {"passed"}
