@@ -29,8 +29,14 @@ def add_options(parser: pytest.Parser) -> None:
     option = _adder(group)
     option(
         "--host",
-        help="Target host name (SNI, Host header, certificate check); "
-        "without it the embedded reference DLB is tested",
+        action="append",
+        help="Target host name (SNI, Host header, certificate check); repeat it to test "
+        "several hosts in one run; without it the embedded reference DLB is tested",
+    )
+    option(
+        "--targets",
+        help="File with one target per line: HOST[:PORT] [mode=...] [profile=...] "
+        "[path=...] [echo-path=...] [connect-to=...]",
     )
     option("--port", help="Target port (default 443)")
     option("--path", help="Endpoint the status scenarios call (default /)")

@@ -7,89 +7,91 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from mtls_conformance.cases import MODES, Mode
+from mtls_conformance.endpoints import (
+    Endpoint,
+    check_host,
+    check_mode,
+    check_port,
+    check_profile,
+    check_url_path,
+    read_targets_file,
+)
 from mtls_conformance.errors import InputError
-from mtls_conformance.profiles import get_profile
 from mtls_conformance.target import TLS_VERSIONS, TlsVersion
 
 
 @dataclass(frozen=True)
 class Settings:
-    host: str | None  # None: test the embedded reference DLB
-    port: int
-    path: str
-    echo_path: str | None
-    mode: Mode
-    profile: str
+    # Remote targets; empty: test the embedded reference DLB (both modes).
+    endpoints: tuple[Endpoint, ...]
+    # What --mode, --profile, --path, --echo-path said (the endpoints' defaults).
+    defaults: Endpoint
     certs: Path | None
     server_ca: Path | None
     insecure: bool
-    connect_to: str | None
     with_crl: bool
     timeout: float
     tls_version: TlsVersion | None
 
     @property
     def embedded(self) -> bool:
-        return self.host is None
+        return not self.endpoints
 
 
 def parse_settings(raw: dict[str, Any]) -> Settings:
     """Check every option value; the first bad one raises InputError naming the option."""
-    host = _optional_text(raw.get("host"), "--host")
-    mode = str(raw.get("mode") or "mandatory").lower()
-    if mode not in MODES:
-        raise InputError(f"--mode {mode}: must be one of {', '.join(MODES)}")
-    profile = str(raw.get("profile") or "mulesoft-dlb")
-    get_profile(profile)
-    certs = _path(raw.get("certs"))
     server_ca = _readable_file(raw.get("server_ca"), "--server-ca")
     insecure = bool(raw.get("insecure"))
     if insecure and server_ca is not None:
         raise InputError("--insecure and --server-ca: choose one")
-    tls = raw.get("tls_version")
-    if tls in (None, "", "auto"):
-        tls_version = None
-    elif tls in TLS_VERSIONS:
-        tls_version = cast(TlsVersion, tls)
-    else:
-        raise InputError(f"--tls-version {tls}: must be 1.2, 1.3 or auto")
+    defaults = Endpoint(
+        host="",
+        port=check_port(str(raw["port"]), "--port") if raw.get("port") is not None else 443,
+        mode=check_mode(str(raw.get("mode") or "mandatory"), "--mode"),
+        profile=check_profile(str(raw.get("profile") or "mulesoft-dlb"), "--profile"),
+        path=check_url_path(str(raw.get("path") or "/"), "--path"),
+        echo_path=check_url_path(str(raw["echo_path"]), "--echo-path")
+        if raw.get("echo_path")
+        else None,
+        connect_to=check_host(str(raw["connect_to"]), "--connect-to")
+        if raw.get("connect_to")
+        else None,
+    )
     return Settings(
-        host=host,
-        port=_port(raw.get("port")),
-        path=_url_path(raw.get("path") or "/", "--path"),
-        echo_path=_url_path(raw["echo_path"], "--echo-path") if raw.get("echo_path") else None,
-        mode=mode,
-        profile=profile,
-        certs=certs,
+        endpoints=_endpoints(raw, defaults),
+        defaults=defaults,
+        certs=_path(raw.get("certs")),
         server_ca=server_ca,
         insecure=insecure,
-        connect_to=_optional_text(raw.get("connect_to"), "--connect-to"),
         with_crl=bool(raw.get("with_crl")),
         timeout=_timeout(raw.get("timeout")),
-        tls_version=tls_version,
+        tls_version=_tls_version(raw.get("tls_version")),
     )
 
 
-def _optional_text(value: Any, option: str) -> str | None:
-    if value is None:
+def _endpoints(raw: dict[str, Any], defaults: Endpoint) -> tuple[Endpoint, ...]:
+    hosts = raw.get("host") or []
+    if isinstance(hosts, str):
+        hosts = [hosts]
+    endpoints = [
+        Endpoint(**{**vars(defaults), "host": check_host(str(host), "--host")}) for host in hosts
+    ]
+    targets_file = _path(raw.get("targets"))
+    if targets_file is not None:
+        endpoints.extend(read_targets_file(targets_file, defaults))
+    labels = [f"{e.label} {e.mode}" for e in endpoints]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise InputError(f"--host / --targets: {label} is given twice")
+    return tuple(endpoints)
+
+
+def _tls_version(value: Any) -> TlsVersion | None:
+    if value in (None, "", "auto"):
         return None
-    text = str(value).strip()
-    if not text or any(c.isspace() for c in text) or "/" in text:
-        raise InputError(f"{option} {value!r}: expected a host name or address")
-    return text.strip("[]")
-
-
-def _port(value: Any) -> int:
-    if value is None:
-        return 443
-    try:
-        port = int(str(value))
-    except ValueError:
-        raise InputError(f"--port {value}: not a number") from None
-    if not 1 <= port <= 65535:
-        raise InputError(f"--port {value}: must be between 1 and 65535")
-    return port
+    if value in TLS_VERSIONS:
+        return cast(TlsVersion, value)
+    raise InputError(f"--tls-version {value}: must be 1.2, 1.3 or auto")
 
 
 def _timeout(value: Any) -> float:
@@ -102,13 +104,6 @@ def _timeout(value: Any) -> float:
     if not 0 < seconds <= 600:
         raise InputError(f"--timeout {value}: must be more than 0 and at most 600 seconds")
     return seconds
-
-
-def _url_path(value: Any, option: str) -> str:
-    text = str(value)
-    if not text.startswith("/") or any(c.isspace() for c in text):
-        raise InputError(f"{option} {text!r}: must start with / and contain no spaces")
-    return text
 
 
 def _path(value: Any) -> Path | None:

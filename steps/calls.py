@@ -15,7 +15,7 @@ from pytest_bdd import parsers, when
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from fixtures.evidence import note
-from fixtures.suite import Suite, scenario_mode
+from fixtures.suite import UNREACHABLE_KEY, Suite, endpoint_index, scenario_mode
 from mtls_conformance.cases import Mode
 from mtls_conformance.diagnose import Situation
 from mtls_conformance.forgery import forged_headers
@@ -107,7 +107,7 @@ def call_echo_forged(
 def planned_request(suite: Suite, item: pytest.Item) -> ProbeRequest | None:
     """The probe ``item``'s When step will make, read from its rendered Gherkin steps."""
     template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
-    mode = scenario_mode(item) or suite.settings.mode
+    mode = scenario_mode(item) or suite.default_mode
     if template is None or mode not in suite.targets:
         return None
     params = getattr(getattr(item, "callspec", None), "params", {})
@@ -122,11 +122,14 @@ def planned_request(suite: Suite, item: pytest.Item) -> ProbeRequest | None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_all_probes(request: pytest.FixtureRequest, suite: Suite) -> None:
-    """Submit every selected scenario's probe to the pool at once."""
+def _start_all_probes(request: pytest.FixtureRequest, suites: list[Suite]) -> None:
+    """Submit every selected scenario's probe to the pool at once, for every target."""
+    unreachable = request.config.stash.get(UNREACHABLE_KEY, {})
     for item in request.session.items:
-        if item.get_closest_marker("skip") is not None:
+        index = endpoint_index(item)
+        if item.get_closest_marker("skip") is not None or index in unreachable:
             continue
+        suite = suites[index]
         planned = planned_request(suite, item)
         if planned is not None:
             suite.prober.submit(item.nodeid, planned)
