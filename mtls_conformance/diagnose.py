@@ -149,6 +149,13 @@ def likely_cause(
                 "(nginx: proxy_set_header X-SSL-Client-Verify $ssl_client_verify)"
             )
         return "the target does not forward every identity header to the backend"
+    expected_failure = any(value.startswith("FAILED") for value in expectation.verify_values)
+    if observed_verify is not None and observed_verify.startswith("FAILED") and expected_failure:
+        return (
+            f"the target did reject the {case} certificate, but for another reason than "
+            f"expected ({observed_verify}): a CRL that is (or is not) loaded changes the "
+            "reason OpenSSL reports, and so can another OpenSSL version"
+        )
     if observed_verify is not None and observed_verify.startswith("FAILED") and is_trusted(case):
         return (
             "the target could not verify a certificate that chains to the truststore: "
