@@ -41,8 +41,9 @@ class DlbNginx:
 
     def server_block(self, kit: Kit, port: str, backend_port: int) -> str:
         verify = self.verify_client or ("on" if self.mode == "mandatory" else "optional")
-        forward_invalid = (self.mode == "optional") if self.forward_invalid is None \
-            else self.forward_invalid
+        forward_invalid = (
+            (self.mode == "optional") if self.forward_invalid is None else self.forward_invalid
+        )
         headers = "".join(
             f"        proxy_set_header {name} {IDENTITY_HEADERS[name]};\n"
             for name in self.forwarded
@@ -69,6 +70,6 @@ class DlbNginx:
         )
 
 
-def start_dlb_nginx(kit: Kit, listener: DlbNginx, backend_port: int) -> NginxServer:
-    """nginx with one listener, started on an OS-chosen port (``server.port``)."""
-    return NginxServer(listener.server_block(kit, "@port@", backend_port)).start()
+def dlb_nginx(kit: Kit, listener: DlbNginx, backend_port: int) -> NginxServer:
+    """nginx with one listener on an OS-chosen port; start it with ``with``."""
+    return NginxServer(listener.server_block(kit, "@port@", backend_port))

@@ -30,8 +30,11 @@ class SuiteRun:
         for feature in self.cucumber:
             for element in feature["elements"]:
                 statuses = {step["result"]["status"] for step in element["steps"]}
-                status = "failed" if "failed" in statuses else (
-                    "skipped" if "skipped" in statuses else "passed")
+                status = (
+                    "failed"
+                    if "failed" in statuses
+                    else ("skipped" if "skipped" in statuses else "passed")
+                )
                 results[element["name"]] = status
         return results
 
@@ -49,12 +52,21 @@ class SuiteRun:
         return messages
 
 
-def run_suite(*args: str, reports: Path, env: dict[str, str] | None = None,
-              cwd: Path = PROJECT, timeout: float = 300) -> SuiteRun:
+def run_suite(
+    *args: str,
+    reports: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path = PROJECT,
+    timeout: float = 300,
+) -> SuiteRun:
     """``pytest ARGS`` in the project, reports written under ``reports``."""
     reports.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "pytest", "-p", "no:randomly",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:randomly",
         f"--cucumberjson={reports / 'cucumber.json'}",
         f"--junitxml={reports / 'junit.xml'}",
         f"--html={reports / 'report.html'}",
@@ -62,6 +74,13 @@ def run_suite(*args: str, reports: Path, env: dict[str, str] | None = None,
     ]
     environment = {**os.environ, **(env or {})}
     environment.pop("PYTEST_ADDOPTS", None)
-    done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return SuiteRun(done.returncode, done.stdout + done.stderr, reports)

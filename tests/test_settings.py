@@ -19,7 +19,11 @@ def test_defaults_describe_the_embedded_target() -> None:
     assert settings.embedded
     defaults = settings.defaults
     assert (defaults.port, defaults.path, defaults.mode, defaults.profile) == (
-        443, "/", "mandatory", "mulesoft-dlb")
+        443,
+        "/",
+        "mandatory",
+        "mulesoft-dlb",
+    )
     assert settings.tls_version is None
     assert settings.timeout == 10.0
 
@@ -28,17 +32,35 @@ def test_remote_values_are_kept(tmp_path: Path) -> None:
     """Every option given reaches the settings in its checked form."""
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
-    settings = parse_settings({
-        "host": ["dlb.example.com"], "port": "8443", "path": "/api", "echo_path": "/anything",
-        "mode": "optional", "profile": "nginx", "certs": str(tmp_path), "server_ca": str(ca),
-        "connect_to": "127.0.0.1", "with_crl": True, "timeout": "2.5", "tls_version": "1.3",
-    })
+    settings = parse_settings(
+        {
+            "host": ["dlb.example.com"],
+            "port": "8443",
+            "path": "/api",
+            "echo_path": "/anything",
+            "mode": "optional",
+            "profile": "nginx",
+            "certs": str(tmp_path),
+            "server_ca": str(ca),
+            "connect_to": "127.0.0.1",
+            "with_crl": True,
+            "timeout": "2.5",
+            "tls_version": "1.3",
+        }
+    )
     assert not settings.embedded
     (endpoint,) = settings.endpoints
     assert (endpoint.host, endpoint.port, endpoint.mode, endpoint.profile) == (
-        "dlb.example.com", 8443, "optional", "nginx")
+        "dlb.example.com",
+        8443,
+        "optional",
+        "nginx",
+    )
     assert (endpoint.path, endpoint.echo_path, endpoint.connect_to) == (
-        "/api", "/anything", "127.0.0.1")
+        "/api",
+        "/anything",
+        "127.0.0.1",
+    )
     assert settings.server_ca == ca
     assert settings.timeout == 2.5
     assert settings.tls_version == "1.3"
@@ -98,11 +120,25 @@ def test_targets_file_lines_override_the_options(tmp_path: Path) -> None:
     settings = parse_settings({"targets": str(targets), "path": "/api", "mode": "mandatory"})
     eu, us, local = settings.endpoints
     assert (eu.host, eu.port, eu.mode, eu.path, eu.profile) == (
-        "dlb-eu.example.com", 443, "mandatory", "/api", "mulesoft-dlb")
+        "dlb-eu.example.com",
+        443,
+        "mandatory",
+        "/api",
+        "mulesoft-dlb",
+    )
     assert (us.host, us.port, us.mode, us.profile, us.echo_path) == (
-        "dlb-us.example.com", 8443, "optional", "nginx", "/anything")
+        "dlb-us.example.com",
+        8443,
+        "optional",
+        "nginx",
+        "/anything",
+    )
     assert (local.host, local.port, local.path, local.connect_to) == (
-        "::1", 9443, "/health", "127.0.0.1")
+        "::1",
+        9443,
+        "/health",
+        "127.0.0.1",
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dlb_nginx import DlbNginx, start_dlb_nginx
+from dlb_nginx import DlbNginx, dlb_nginx
 from echo import EchoServer
 from suite_runner import SuiteRun, run_suite
 
@@ -30,14 +30,31 @@ def backend() -> Iterator[EchoServer]:
         yield server
 
 
-def suite_against(kit: Kit, backend: EchoServer, listener: DlbNginx, reports: Path,
-                  *extra: str) -> SuiteRun:
-    with start_dlb_nginx(kit, listener, backend.port) as nginx:
+def suite_against(
+    kit: Kit, backend: EchoServer, listener: DlbNginx, reports: Path, *extra: str
+) -> SuiteRun:
+    with dlb_nginx(kit, listener, backend.port) as nginx:
         return run_suite(
-            "--host", "localhost", "--connect-to", "127.0.0.1", "--port", str(nginx.port),
-            "--certs", str(kit.directory), "--server-ca", str(kit.server_ca),
-            "--mode", listener.mode, "--path", "/products", "--echo-path", "/anything",
-            "--with-crl", *extra, reports=reports)
+            "--host",
+            "localhost",
+            "--connect-to",
+            "127.0.0.1",
+            "--port",
+            str(nginx.port),
+            "--certs",
+            str(kit.directory),
+            "--server-ca",
+            str(kit.server_ca),
+            "--mode",
+            listener.mode,
+            "--path",
+            "/products",
+            "--echo-path",
+            "/anything",
+            "--with-crl",
+            *extra,
+            reports=reports,
+        )
 
 
 @pytest.mark.parametrize("tls", ["auto", "1.2", "1.3"])
@@ -51,47 +68,77 @@ def test_suite_passes_against_nginx_configured_like_the_dlb(
     results = run.scenarios()
     assert set(results.values()) == {"passed"}, results
     assert len(results) >= 9
-    assert all(f"({mode}," in "".join(step.get("output", [""])[0] for step in element["steps"])
-               for feature in run.cucumber for element in feature["elements"])
+    assert all(
+        f"({mode}," in "".join(step.get("output", [""])[0] for step in element["steps"])
+        for feature in run.cucumber
+        for element in feature["elements"]
+    )
 
 
 MISTAKES = [
     pytest.param(
         DlbNginx("mandatory", verify_client="optional"),
-        (), "A request without a client certificate is refused",
-        "Client Certificate Validation looks set to Optional", id="optional-where-mandatory"),
+        (),
+        "A request without a client certificate is refused",
+        "Client Certificate Validation looks set to Optional",
+        id="optional-where-mandatory",
+    ),
     pytest.param(
-        DlbNginx("mandatory"), ("truststore", "ca-only"),
+        DlbNginx("mandatory"),
+        ("truststore", "ca-only"),
         "A trusted client certificate is accepted: self-signed-trusted",
-        "does not hold the self-signed client certificate", id="truststore-without-self-signed"),
+        "does not hold the self-signed client certificate",
+        id="truststore-without-self-signed",
+    ),
     pytest.param(
-        DlbNginx("mandatory"), ("truststore", "self-signed-only"),
+        DlbNginx("mandatory"),
+        ("truststore", "self-signed-only"),
         "A trusted client certificate is accepted: ca-signed",
-        "does not hold the kit's client CA", id="truststore-without-ca"),
+        "does not hold the kit's client CA",
+        id="truststore-without-ca",
+    ),
     pytest.param(
-        DlbNginx("mandatory", crl=False), (), "A revoked client certificate is refused when "
-        "the CRL is loaded", "does not check revocation", id="crl-not-loaded"),
+        DlbNginx("mandatory", crl=False),
+        (),
+        "A revoked client certificate is refused when the CRL is loaded",
+        "does not check revocation",
+        id="crl-not-loaded",
+    ),
     pytest.param(
-        DlbNginx("mandatory", forward_invalid=True), (),
-        "An invalid client certificate is refused: expired", "still forwarded it",
-        id="errors-swallowed-in-mandatory"),
+        DlbNginx("mandatory", forward_invalid=True),
+        (),
+        "An invalid client certificate is refused: expired",
+        "an error page swallows the rejection",
+        id="errors-swallowed-in-mandatory",
+    ),
     pytest.param(
-        DlbNginx("mandatory", forwarded=("X-SSL-Client-DN", "X-SSL-Issuer",
-                                          "X-SSL-Client-Serial")), (),
+        DlbNginx("mandatory", forwarded=("X-SSL-Client-DN", "X-SSL-Issuer", "X-SSL-Client-Serial")),
+        (),
         "The backend learns who the verified client is: ca-signed",
-        "does not forward X-SSL-Client-Verify", id="verify-header-missing"),
+        "does not forward X-SSL-Client-Verify",
+        id="verify-header-missing",
+    ),
     pytest.param(
-        DlbNginx("mandatory", forwarded=("X-SSL-Client-Verify",)), (),
+        DlbNginx("mandatory", forwarded=("X-SSL-Client-Verify",)),
+        (),
         "Forged identity headers are dropped for a verified client",
-        "passes identity headers sent by the client", id="forged-headers-pass"),
+        "passes identity headers sent by the client",
+        id="forged-headers-pass",
+    ),
     pytest.param(
-        DlbNginx("optional", forward_invalid=False), (),
+        DlbNginx("optional", forward_invalid=False),
+        (),
         "An invalid certificate is never passed off as verified: expired",
-        "refuses invalid certificates in Optional mode", id="optional-without-495-forward"),
+        "refuses invalid certificates in Optional mode",
+        id="optional-without-495-forward",
+    ),
     pytest.param(
-        DlbNginx("optional", verify_client="on"), (),
+        DlbNginx("optional", verify_client="on"),
+        (),
         "A request without a client certificate is accepted",
-        "Client Certificate Validation looks set to Mandatory", id="mandatory-where-optional"),
+        "Client Certificate Validation looks set to Mandatory",
+        id="mandatory-where-optional",
+    ),
 ]
 
 
@@ -107,8 +154,13 @@ def _truststore(kit: Kit, variant: tuple[str, ...], tmp_path: Path) -> Path | No
 
 @pytest.mark.parametrize(("listener", "truststore", "scenario", "cause"), MISTAKES)
 def test_each_mistake_fails_the_scenario_that_covers_it(
-    kit: Kit, backend: EchoServer, tmp_path: Path, listener: DlbNginx,
-    truststore: tuple[str, ...], scenario: str, cause: str,
+    kit: Kit,
+    backend: EchoServer,
+    tmp_path: Path,
+    listener: DlbNginx,
+    truststore: tuple[str, ...],
+    scenario: str,
+    cause: str,
 ) -> None:
     """A deliberately wrong nginx makes the suite exit 1, failing the right scenario for the
     right reason, and reproduction lines come with it."""
@@ -127,7 +179,8 @@ def test_plain_nginx_optional_passes_with_the_nginx_profile(
 ) -> None:
     """The Optional setup without the 495 forward is right for --profile nginx: the same
     server that fails the DLB profile passes there (the control of the mistake above)."""
-    run = suite_against(kit, backend, DlbNginx("optional", forward_invalid=False), tmp_path,
-                        "--profile", "nginx")
+    run = suite_against(
+        kit, backend, DlbNginx("optional", forward_invalid=False), tmp_path, "--profile", "nginx"
+    )
     assert run.exit_code == 0, run.output
     assert set(run.scenarios().values()) == {"passed"}
