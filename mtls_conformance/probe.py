@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import socket
 import ssl
@@ -213,6 +214,11 @@ def _kind_of(causes: list[BaseException], error: BaseException) -> Any:
         isinstance(cause, TimeoutError | socket.timeout) for cause in causes
     ):
         return "timeout"
+    # http.client's RemoteDisconnected ("closed connection without response") subclasses
+    # ConnectionResetError, but it means the peer closed: Python's ssl also reports a reset
+    # after the handshake as a plain EOF, so that is all we can honestly say.
+    if any(isinstance(cause, http.client.RemoteDisconnected) for cause in causes):
+        return "eof"
     for cause in causes:
         if isinstance(cause, ConnectionResetError | BrokenPipeError):
             return "reset"
