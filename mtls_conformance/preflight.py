@@ -33,9 +33,16 @@ def _what(kind: str, detail: str, target: Target) -> str:
     if kind == "not-tls":
         return f"the port does not speak TLS (plain HTTP?){where}"
     if kind == "server-cert":
-        hint = "--server-ca FILE" if target.server_ca is None else "a --server-ca that signs it"
+        if "mismatch, certificate is not valid for" in detail:
+            # Python's words for a host name or IP address the certificate does not list:
+            # the chain verified, so another --server-ca would not help.
+            hint = "a --host the certificate names (--connect-to ADDR keeps the address)"
+        elif target.server_ca is None:
+            hint = "--server-ca FILE"
+        else:
+            hint = "a --server-ca that signs it"
         return (
-            f"the server certificate was rejected: {detail}; pass {hint}, "
+            f"the server certificate was rejected: {detail.rstrip('.')}; pass {hint}, "
             "or --insecure to skip the check"
         )
     return detail
