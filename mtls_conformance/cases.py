@@ -14,6 +14,9 @@ TRUSTED_ROLES: frozenset[str] = frozenset(
     {"ca-signed", "self-signed-trusted", "intermediate-signed"}
 )
 
+# Not a kit role: the intermediate-signed leaf presented without the intermediate it needs.
+LEAF_WITHOUT_CHAIN = "intermediate-signed-without-chain"
+
 # Roles that must never count as verified, and the X509 verify error OpenSSL (so nginx and
 # the DLB) reports for each: the text after FAILED: in X-SSL-Client-Verify. The first spelling
 # is OpenSSL 3's; the others are older releases' ("self signed", "unsupported ... purpose").
@@ -24,6 +27,7 @@ INVALID_ROLE_REASONS: dict[str, tuple[str, ...]] = {
     "self-signed-untrusted": ("self-signed certificate", "self signed certificate"),
     "revoked": ("certificate revoked",),
     "wrong-eku": ("unsuitable certificate purpose", "unsupported certificate purpose"),
+    LEAF_WITHOUT_CHAIN: ("unable to verify the first certificate",),
 }
 
 # With a CRL loaded, OpenSSL also wants a CRL from every issuer in the chain; a self-signed
@@ -39,7 +43,6 @@ def failure_reasons(case: str, *, crl_loaded: bool) -> tuple[str, ...]:
     if crl_loaded and case in CRL_LOADED_REASONS:
         return CRL_LOADED_REASONS[case]
     return INVALID_ROLE_REASONS[case]
-
 
 CASES: tuple[str, ...] = (NO_CERTIFICATE, *sorted(TRUSTED_ROLES), *INVALID_ROLE_REASONS)
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_bdd import given, parsers
 
 from fixtures.suite import Suite
-from mtls_conformance.cases import NO_CERTIFICATE
+from mtls_conformance.cases import LEAF_WITHOUT_CHAIN, NO_CERTIFICATE
 from mtls_conformance.verdict import Identity
 
 NO_CERTIFICATE_STEP = parsers.string("the client presents no certificate")
 ROLE_STEP = parsers.parse('the client presents the "{role}" certificate')
+LEAF_ONLY_STEP = parsers.parse(
+    'the client presents the "{role}" certificate without its intermediate'
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ def presented_for(suite: Suite, step_text: str) -> Presented | None:
         return Presented(case=NO_CERTIFICATE)
     if ROLE_STEP.is_matching(step_text):
         return role_certificate(suite, ROLE_STEP.parse_arguments(step_text)["role"])
+    if LEAF_ONLY_STEP.is_matching(step_text):
+        return leaf_only_certificate(suite, LEAF_ONLY_STEP.parse_arguments(step_text)["role"])
     return None
 
 
@@ -42,6 +50,32 @@ def role_certificate(suite: Suite, role: str) -> Presented:
     )
 
 
+def leaf_only_certificate(suite: Suite, role: str) -> Presented:
+    """The role's leaf alone: what a client sends when its chain file lacks the intermediate."""
+    full = role_certificate(suite, role)
+    if full.client_cert is None:
+        raise ValueError(f"role {role} has no certificate")
+    certificate, key = full.client_cert
+    leaf = leaf_only_file(certificate)
+    return Presented(case=LEAF_WITHOUT_CHAIN, client_cert=(leaf, key), identity=full.identity)
+
+
+def leaf_only_file(chain: Path) -> Path:
+    """A PEM file holding the first certificate of ``chain`` only, named by its content so
+    concurrent runs with different kits never overwrite each other's."""
+    text = chain.read_text()
+    end = "-----END CERTIFICATE-----"
+    leaf = text[: text.index(end) + len(end)] + "\n"
+    digest = hashlib.sha256(leaf.encode()).hexdigest()[:20]
+    target = Path(tempfile.gettempdir()) / "mtls-conformance-leaf-only" / f"{digest}.pem"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(leaf)
+        os.replace(staging, target)
+    return target
+
+
 @given(NO_CERTIFICATE_STEP, target_fixture="presented")
 def no_certificate() -> Presented:
     return Presented(case=NO_CERTIFICATE)
@@ -50,3 +84,8 @@ def no_certificate() -> Presented:
 @given(ROLE_STEP, target_fixture="presented")
 def kit_certificate(role: str, suite: Suite) -> Presented:
     return role_certificate(suite, role)
+
+
+@given(LEAF_ONLY_STEP, target_fixture="presented")
+def kit_certificate_without_chain(role: str, suite: Suite) -> Presented:
+    return leaf_only_certificate(suite, role)
