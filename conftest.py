@@ -8,6 +8,7 @@ pytest_plugins = [
     "steps.certificates",
     "steps.calls",
     "steps.verdicts",
+    "steps.server",
 ]
 
 # When pytest starts without this project's pyproject.toml (an option value was a path

@@ -82,6 +82,14 @@ def add_options(parser: pytest.Parser) -> None:
         "(default auto: what the target offers)",
     )
     option(
+        "--cert-warn-days",
+        help="Warn when the target's own certificate expires within this many days (default 30)",
+    )
+    option(
+        "--cert-fail-days",
+        help="Fail when the target's own certificate expires within this many days (default 7)",
+    )
+    option(
         "--no-reports",
         dest="mtls_no_reports",
         action="store_true",

@@ -13,15 +13,16 @@ EMBEDDED_ECHO_PATH = "/anything"
 
 def dlb_listeners(kit: Kit) -> list[ListenerConfig]:
     """Mandatory and DLB-style Optional, both with the kit's truststore and CRL uploaded."""
-    common = {
-        "server_cert": kit.server_cert,
-        "server_key": kit.server_key,
-        "truststore": kit.truststore,
-        "crl": kit.crl,
-    }
     return [
-        ListenerConfig(mode="mandatory", **common),
-        ListenerConfig(mode="optional", forward_invalid=True, **common),
+        ListenerConfig(
+            mode=mode,
+            server_cert=kit.server_cert,
+            server_key=kit.server_key,
+            truststore=kit.truststore,
+            crl=kit.crl,
+            forward_invalid=True,
+        )
+        for mode in ("mandatory", "optional")
     ]
 
 

@@ -32,6 +32,9 @@ class Settings:
     with_crl: bool
     timeout: float
     tls_version: TlsVersion | None
+    # The target's own certificate: warn with fewer days of validity left, fail with fewer.
+    cert_warn_days: int = 30
+    cert_fail_days: int = 7
 
     @property
     def embedded(self) -> bool:
@@ -66,6 +69,8 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
         with_crl=bool(raw.get("with_crl")),
         timeout=_timeout(raw.get("timeout")),
         tls_version=_tls_version(raw.get("tls_version")),
+        cert_warn_days=_days(raw.get("cert_warn_days"), "--cert-warn-days", 30),
+        cert_fail_days=_days(raw.get("cert_fail_days"), "--cert-fail-days", 7),
     )
 
 
@@ -84,6 +89,18 @@ def _endpoints(raw: dict[str, Any], defaults: Endpoint) -> tuple[Endpoint, ...]:
         if labels.count(label) > 1:
             raise InputError(f"--host / --targets: {label} is given twice")
     return tuple(endpoints)
+
+
+def _days(value: Any, option: str, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        days = int(str(value))
+    except ValueError:
+        raise InputError(f"{option} {value}: not a whole number of days") from None
+    if not 0 <= days <= 3650:
+        raise InputError(f"{option} {value}: must be between 0 and 3650")
+    return days
 
 
 def _tls_version(value: Any) -> TlsVersion | None:
