@@ -44,6 +44,7 @@ def failure_reasons(case: str, *, crl_loaded: bool) -> tuple[str, ...]:
         return CRL_LOADED_REASONS[case]
     return INVALID_ROLE_REASONS[case]
 
+
 CASES: tuple[str, ...] = (NO_CERTIFICATE, *sorted(TRUSTED_ROLES), *INVALID_ROLE_REASONS)
 
 
