@@ -27,6 +27,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
 from mtls_conformance.alerts import alert_from_error
 from mtls_conformance.outcome import Outcome
@@ -42,20 +43,24 @@ _RECOVERY_READ_SECONDS = 2.0
 class _PinnedTLSAdapter(HTTPAdapter):
     """An adapter whose TLS settings come only from our SSLContext, never from requests."""
 
-    def __init__(self, context: ssl.SSLContext, server_hostname: str) -> None:
+    def __init__(self, context: ssl.SSLContext, target: Target) -> None:
         self._context = context
-        self._server_hostname = server_hostname
+        self._target = target
         super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
+        if self._target.sni_overridden and not self._target.insecure:
+            # The SNI is not the name to verify: urllib3 checks the certificate against
+            # --host itself (assert_hostname) and the context sends the SNI we chose.
+            pool_kwargs["assert_hostname"] = self._target.host
         super().init_poolmanager(
             connections,
             maxsize,
             block,
             ssl_context=self._context,
-            server_hostname=self._server_hostname,
+            server_hostname=self._target.host,
             **pool_kwargs,
         )
 
@@ -70,9 +75,33 @@ class _PinnedTLSAdapter(HTTPAdapter):
             conn.ca_cert_dir = None
 
 
+class _ServerNameContext(ssl.SSLContext):
+    """A context that sends a chosen SNI (or none) whatever name its caller passes."""
+
+    sni: str | None = None
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, self.sni, session
+        )
+
+
 def client_context(target: Target, client_cert: ClientCert | None) -> ssl.SSLContext:
     """The target's server-checking context, presenting ``client_cert`` when given."""
-    context = target.server_context()
+    if target.sni_overridden:
+        context = target.server_context(_ServerNameContext)
+        context.check_hostname = False  # checked against --host separately
+        context.sni = target.server_name  # type: ignore[attr-defined]
+    else:
+        context = target.server_context()
     if client_cert is not None:
         certificate, key = client_cert
         context.load_cert_chain(certfile=str(certificate), keyfile=str(key))
@@ -122,7 +151,7 @@ def probe(
     started = time.monotonic()
     with requests.Session() as session:
         session.trust_env = False
-        session.mount("https://", _PinnedTLSAdapter(context, target.host))
+        session.mount("https://", _PinnedTLSAdapter(context, target))
         try:
             response = session.get(
                 url,
@@ -190,10 +219,9 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 def _classify(error: BaseException, elapsed: float) -> Outcome:
     causes = list(_causes(error))
     for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return Outcome(
-                kind="server-cert", detail=cause.verify_message or str(cause), elapsed=elapsed
-            )
+        if isinstance(cause, ssl.SSLCertVerificationError | HostnameMismatch):
+            detail = getattr(cause, "verify_message", None) or str(cause)
+            return Outcome(kind="server-cert", detail=detail, elapsed=elapsed)
     for cause in causes:
         alert = alert_from_error(cause)
         if alert is not None:
@@ -298,7 +326,7 @@ def _recover_alert(target: Target, context: ssl.SSLContext, observed: Outcome) -
 def _handshake(target: Target, context: ssl.SSLContext) -> Iterator[ssl.SSLSocket]:
     raw = socket.create_connection((target.address, target.port), timeout=target.timeout)
     try:
-        tls = context.wrap_socket(raw, server_hostname=target.host)
+        tls = context.wrap_socket(raw, server_hostname=target.server_name)
     except BaseException:
         raw.close()
         raise

@@ -30,6 +30,20 @@ class Target:
     insecure: bool = False
     timeout: float = 10.0
     tls_version: TlsVersion | None = None
+    # What to send as SNI instead of ``host`` ("" sends none); the server certificate is
+    # still checked against ``host``. For probing SNI / Host mismatches.
+    sni: str | None = None
+
+    @property
+    def server_name(self) -> str | None:
+        """The SNI this target's probes send (None: no SNI at all)."""
+        if self.sni is None:
+            return self.host
+        return self.sni or None
+
+    @property
+    def sni_overridden(self) -> bool:
+        return self.sni is not None and self.sni != self.host
 
     @property
     def address(self) -> str:
@@ -50,13 +64,15 @@ class Target:
     def url(self, path: str) -> str:
         return f"https://{self.authority}{path}"
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(
+        self, context_class: type[ssl.SSLContext] = ssl.SSLContext
+    ) -> ssl.SSLContext:
         """A client context that checks the server the way the user asked, and nothing more.
 
         Built by hand so no environment variable (``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE`` via
         certifi) can swap the trust the user chose on the command line.
         """
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = context_class(ssl.PROTOCOL_TLS_CLIENT)
         if self.insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
