@@ -60,6 +60,13 @@ def likely_cause(
     case, mode = situation.case, situation.mode
     verify_name = situation.headers.verify or "the verify header"
     observed_verify = outcome.echoed(verify_name) if situation.headers.verify else None
+    if any("without a client certificate" in problem for problem in problems):
+        return (
+            "a request whose SNI does not name the protected site landed on a site that "
+            "does not ask for a client certificate and was still routed to the API: require "
+            "client certificates on the default / fallback site too, or reject requests "
+            "whose Host differs from the SNI (nginx answers 421)"
+        )
     if any("forged" in problem for problem in problems):
         return (
             "the target passes identity headers sent by the client through to the backend: "

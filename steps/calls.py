@@ -7,7 +7,7 @@ A step the planner did not foresee simply probes on the spot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pytest
@@ -23,13 +23,18 @@ from mtls_conformance.outcome import Outcome
 from mtls_conformance.prober import ProbeRequest
 from steps.certificates import Presented, presented_for
 
-CallKind = Literal["api", "echo", "forged"]
+CallKind = Literal["api", "echo", "forged", "no-sni", "other-sni"]
 
 CALL_STEPS: dict[CallKind, Any] = {
     "api": parsers.string("the client calls the API"),
     "echo": parsers.string("the client calls the echo endpoint"),
     "forged": parsers.string("the client calls the echo endpoint with forged identity headers"),
+    "no-sni": parsers.string("the client calls the API without SNI"),
+    "other-sni": parsers.string("the client calls the API with SNI naming another host"),
 }
+
+# A name no load balancer serves: whatever site answers it is the fallback one.
+OTHER_SNI = "sni-mismatch.mtls-conformance.invalid"
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,22 @@ def probe_request(
     suite: Suite, mode: Mode, presented: Presented, kind: CallKind
 ) -> ProbeRequest | None:
     """The probe a When step of ``kind`` makes (None: it needs an echo path there is not)."""
-    path = suite.path if kind == "api" else suite.echo_path
+    echo = kind in ("echo", "forged")
+    path = suite.echo_path if echo else suite.path
     if path is None:
         return None
     headers = forged_headers(suite.profile.headers) if kind == "forged" else {}
+    target = suite.targets[mode]
+    if kind in ("no-sni", "other-sni"):
+        # The fallback site may present another certificate; what matters here is whether
+        # the request gets through, so this probe does not verify the server.
+        target = replace(target, sni="" if kind == "no-sni" else OTHER_SNI, insecure=True)
     return ProbeRequest(
-        target=suite.targets[mode],
+        target=target,
         path=path,
         client_cert=presented.client_cert,
         headers=tuple(sorted(headers.items())),
-        echo=kind != "api",
+        echo=echo,
     )
 
 
@@ -92,6 +103,20 @@ def call_echo(
     request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
 ) -> Exchange:
     return _call(request, suite, mode, presented, "echo")
+
+
+@when(CALL_STEPS["no-sni"], target_fixture="exchange")
+def call_api_without_sni(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+) -> Exchange:
+    return _call(request, suite, mode, presented, "no-sni")
+
+
+@when(CALL_STEPS["other-sni"], target_fixture="exchange")
+def call_api_other_sni(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+) -> Exchange:
+    return _call(request, suite, mode, presented, "other-sni")
 
 
 @when(CALL_STEPS["forged"], target_fixture="exchange")

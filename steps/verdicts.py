@@ -11,7 +11,7 @@ from fixtures.suite import Suite
 from mtls_conformance.diagnose import diagnose
 from mtls_conformance.forgery import leaked
 from mtls_conformance.profiles.base import Expectation
-from mtls_conformance.verdict import differences
+from mtls_conformance.verdict import differences, is_accepted
 from steps.calls import Exchange
 from steps.certificates import Presented
 
@@ -129,3 +129,22 @@ def forged_headers_dropped(suite: Suite, exchange: Exchange) -> None:
                 for name, value in sorted(passed.items())
             ],
         )
+
+
+@then("the request does not reach the backend")
+def not_forwarded(request: pytest.FixtureRequest, suite: Suite, exchange: Exchange) -> None:
+    """Any refusal counts (an HTTP error, a TLS alert, a closed connection)."""
+    __tracebackhide__ = True
+    outcome = exchange.outcome
+    note(request, "expected: any refusal (HTTP 4xx/5xx, TLS alert, closed connection)")
+    if is_accepted(outcome):
+        expectation = Expectation(accepted=False, statuses=frozenset({400, 403, 421}))
+        _fail(
+            suite,
+            exchange,
+            expectation,
+            ["the request reached the backend without a client certificate"],
+        )
+    if outcome.untestable or outcome.kind == "timeout":
+        expectation = Expectation(accepted=False)
+        _fail(suite, exchange, expectation, [f"could not tell: {outcome.summary()}"])
