@@ -1,4 +1,4 @@
-"""Start real TLS servers (nginx today; HAProxy, Apache, Caddy later) for the self-tests.
+"""Start real TLS servers (nginx, HAProxy, Apache httpd, Caddy) for the self-tests.
 
 Free of pytest, like pytest-httpserver's server: a test or fixture wraps it. Each server
 runs from its own temp prefix (config, pid, logs, temp dirs: nothing under /var), on
@@ -287,3 +287,137 @@ class NginxServer(RealServer):
     def ready(self, prefix: Path) -> bool:
         # nginx writes its pid file only after every listening socket is bound.
         return (prefix / "nginx.pid").exists()
+
+
+class HAProxyServer(RealServer):
+    """HAProxy in the foreground (`-W -db`); the caller's text follows a minimal global section.
+
+    Master-worker mode (`-W`) is used only for its pid file, which the master writes once
+    every listener is bound: plain `-db` writes none, so readiness could not be told from
+    someone else answering on the port.
+    """
+
+    executable = "haproxy"
+    config_name = "haproxy.cfg"
+
+    def wrap(self, config: str) -> str:
+        return (
+            "global\n"
+            "    log stderr format raw local0 info\n"
+            "    stats socket @prefix@/admin.sock mode 600\n"
+            f"{config}\n"
+        )
+
+    def command(self, prefix: Path, config: Path) -> list[str]:
+        return [self.executable, "-W", "-db", "-f", str(config), "-p", str(prefix / "haproxy.pid")]
+
+    def state_paths(self, prefix: Path) -> list[Path]:
+        return [prefix / "haproxy.pid"]
+
+    def ready(self, prefix: Path) -> bool:
+        return (prefix / "haproxy.pid").exists()
+
+
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+
+class ApacheServer(RealServer):
+    """Apache httpd as one foreground process (`apache2 -X`) with its own ServerRoot.
+
+    Everything Debian's /etc/apache2 would provide is in `wrap`: the MPM, the modules an
+    mTLS proxy needs (loaded by full path), pid file, logs, mutexes and runtime dir in the
+    prefix. As root, httpd serves as `nobody` after reading its config, keys and CRLs.
+    """
+
+    executable = "apache2"
+    config_name = "httpd.conf"
+    modules: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("mpm_event_module", "mod_mpm_event.so"),
+        ("authz_core_module", "mod_authz_core.so"),
+        ("ssl_module", "mod_ssl.so"),
+        ("socache_shmcb_module", "mod_socache_shmcb.so"),
+        ("headers_module", "mod_headers.so"),
+        ("proxy_module", "mod_proxy.so"),
+        ("proxy_http_module", "mod_proxy_http.so"),
+    )
+
+    def wrap(self, config: str) -> str:
+        user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
+        loads = "".join(
+            f"LoadModule {name} {APACHE_MODULES / file}\n" for name, file in self.modules
+        )
+        return (
+            "ServerRoot @prefix@\n"
+            "PidFile @prefix@/httpd.pid\n"
+            "ErrorLog @prefix@/error.log\n"
+            "LogLevel info\n"
+            "DefaultRuntimeDir @prefix@\n"
+            "Mutex file:@prefix@ default\n"
+            f"{user}"
+            f"{loads}"
+            "ServerName localhost\n"
+            "SSLSessionCache shmcb:@prefix@/ssl_scache(512000)\n"
+            f"{config}\n"
+        )
+
+    def command(self, prefix: Path, config: Path) -> list[str]:
+        return [self.executable, "-X", "-d", str(prefix), "-f", str(config)]
+
+    def log_paths(self, prefix: Path) -> list[Path]:
+        return [prefix / "error.log"]
+
+    def state_paths(self, prefix: Path) -> list[Path]:
+        return [prefix / "httpd.pid"]
+
+    def ready(self, prefix: Path) -> bool:
+        # httpd writes its pid file after binding its listeners.
+        return (prefix / "httpd.pid").exists()
+
+
+class CaddyServer(RealServer):
+    """Caddy from a Caddyfile (`caddy run --adapter caddyfile`), global options prepended.
+
+    The admin endpoint is off, HTTP->HTTPS redirects (a listener on port 80) are off, only
+    HTTP/1.1 and HTTP/2 are served (no UDP listener), and storage, HOME and the XDG dirs
+    (where Caddy autosaves its config) are in the prefix.
+    """
+
+    executable = "caddy"
+    config_name = "Caddyfile"
+    addr_in_use = "address already in use"  # Go's wording
+
+    def wrap(self, config: str) -> str:
+        return (
+            "{\n"
+            "\tadmin off\n"
+            "\tauto_https disable_redirects\n"
+            "\tstorage file_system @prefix@/storage\n"
+            "\tservers {\n\t\tprotocols h1 h2\n\t}\n"
+            "\tlog {\n\t\toutput stderr\n\t\tlevel INFO\n\t}\n"
+            "}\n"
+            f"{config}\n"
+        )
+
+    def command(self, prefix: Path, config: Path) -> list[str]:
+        # env execs caddy, so the pid we signal is Caddy's own.
+        return [
+            "env",
+            f"HOME={prefix}",
+            f"XDG_DATA_HOME={prefix}/data",
+            f"XDG_CONFIG_HOME={prefix}/config",
+            self.executable,
+            "run",
+            "--config",
+            str(config),
+            "--adapter",
+            "caddyfile",
+            "--pidfile",
+            str(prefix / "caddy.pid"),
+        ]
+
+    def state_paths(self, prefix: Path) -> list[Path]:
+        return [prefix / "caddy.pid"]
+
+    def ready(self, prefix: Path) -> bool:
+        # caddy run writes its pid file once the config (listeners included) is running.
+        return (prefix / "caddy.pid").exists()
