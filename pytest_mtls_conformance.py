@@ -17,7 +17,8 @@ import pytest
 
 PLUGIN_NAME = "mtls-conformance"
 MODES = ("mandatory", "optional")
-PROFILE_NAMES = "mulesoft-dlb, nginx"  # mtls_conformance.profiles is checked against this
+# mtls_conformance.profiles is checked against this
+PROFILE_NAMES = "mulesoft-dlb, nginx, haproxy, apache, caddy"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

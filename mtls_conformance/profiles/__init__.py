@@ -6,10 +6,15 @@ Adding a profile is one small module that builds a :class:`Profile` and one line
 from __future__ import annotations
 
 from mtls_conformance.errors import InputError
+from mtls_conformance.profiles.apache import APACHE
 from mtls_conformance.profiles.base import Expectation, HeaderNames, Profile
+from mtls_conformance.profiles.caddy import CADDY
+from mtls_conformance.profiles.haproxy import HAPROXY
 from mtls_conformance.profiles.nginx_family import MULESOFT_DLB, NGINX
 
-PROFILES: dict[str, Profile] = {profile.name: profile for profile in (MULESOFT_DLB, NGINX)}
+PROFILES: dict[str, Profile] = {
+    profile.name: profile for profile in (MULESOFT_DLB, NGINX, HAPROXY, APACHE, CADDY)
+}
 
 DEFAULT_PROFILE = MULESOFT_DLB.name
 
