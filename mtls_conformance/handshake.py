@@ -121,6 +121,7 @@ def server_certificate(target: Target) -> ServerCertificate:
 
 @dataclass(frozen=True)
 class LegacyAttempt:
+    version: LegacyVersion
     accepted: bool
     detail: str
 
@@ -144,12 +145,14 @@ def try_legacy_protocol(target: Target, version: LegacyVersion) -> LegacyAttempt
                 sock, server_hostname=None if _is_ip(target.host) else target.host
             ) as tls,
         ):
-            return LegacyAttempt(True, f"the target completed a {tls.version()} handshake")
+            return LegacyAttempt(version, True, f"the target completed a {tls.version()} handshake")
     except ssl.SSLError as error:
         alert = alert_from_error(error)
-        return LegacyAttempt(False, f"refused with TLS alert {alert}" if alert else str(error))
+        return LegacyAttempt(
+            version, False, f"refused with TLS alert {alert}" if alert else str(error)
+        )
     except OSError as error:
-        return LegacyAttempt(False, f"connection ended: {error}")
+        return LegacyAttempt(version, False, f"connection ended: {error}")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from mtls_conformance.handshake import (
     server_certificate,
     try_legacy_protocol,
 )
+from mtls_conformance.target import Target
 from mtls_conformance.values import same_dn
 from mtls_conformance.x509names import certificates_in, slash_form
 
@@ -29,9 +31,27 @@ class CertificateExpiresSoon(UserWarning):
     """The target's server certificate is inside the warning period."""
 
 
-def _fail(expected: str, observed: str, cause: str) -> None:
+def _fail(expected: str, observed: str, cause: str, reproduce: str) -> None:
     __tracebackhide__ = True
-    raise VerdictMismatch(f"expected: {expected}\nobserved: {observed}\nlikely cause: {cause}")
+    raise VerdictMismatch(
+        f"expected: {expected}\nobserved: {observed}\nlikely cause: {cause}"
+        f"\nreproduce:\n  {reproduce}"
+    )
+
+
+def _s_client(target: Target, *extra: str) -> str:
+    """An openssl s_client line that shows the same thing by hand."""
+    address = f"[{target.address}]" if ":" in target.address else target.address
+    words = [
+        "openssl",
+        "s_client",
+        "-connect",
+        f"{address}:{target.port}",
+        "-servername",
+        target.host,
+        *extra,
+    ]
+    return shlex.join(words) + " </dev/null"
 
 
 @when("the client reads the CA names the target advertises", target_fixture="ca_names")
@@ -46,8 +66,11 @@ def read_ca_names(request: pytest.FixtureRequest, suite: Suite, mode: Mode) -> C
 
 
 @then("every certificate of the kit's truststore is among them")
-def truststore_advertised(request: pytest.FixtureRequest, suite: Suite, ca_names: CaNames) -> None:
+def truststore_advertised(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, ca_names: CaNames
+) -> None:
     __tracebackhide__ = True
+    reproduce = _s_client(suite.targets[mode]) + "  # shows Acceptable client certificate CA names"
     uploaded = [slash_form(cert.subject) for cert in certificates_in(suite.kit.truststore)]
     missing = [name for name in uploaded if not any(same_dn(seen, name) for seen in ca_names.names)]
     extra = [seen for seen in ca_names.names if not any(same_dn(seen, name) for name in uploaded)]
@@ -58,6 +81,7 @@ def truststore_advertised(request: pytest.FixtureRequest, suite: Suite, ca_names
             "the CA names of " + str(suite.kit.truststore),
             f"no names ({ca_names.error})",
             "the handshake failed before the certificate request could be read",
+            reproduce,
         )
     if missing:
         _fail(
@@ -65,7 +89,13 @@ def truststore_advertised(request: pytest.FixtureRequest, suite: Suite, ca_names
             f"missing: {'; '.join(missing)}",
             "the target did not load every certificate of the uploaded bundle (only the "
             "first one, or an older truststore): upload the kit's truststore.pem again",
+            reproduce,
         )
+
+
+def _verify_line(target: Target) -> str:
+    trust = ["-CAfile", str(target.server_ca)] if target.server_ca else []
+    return _s_client(target, *trust, "-verify_return_error", "-verify_hostname", target.host)
 
 
 @when("the client checks the target's server certificate", target_fixture="server_cert")
@@ -84,7 +114,7 @@ def check_server_certificate(
 
 
 @then("it is valid for the host name and chains to the trusted CA")
-def server_cert_valid(server_cert: ServerCertificate) -> None:
+def server_cert_valid(suite: Suite, mode: Mode, server_cert: ServerCertificate) -> None:
     __tracebackhide__ = True
     if server_cert.certificate is None:
         _fail(
@@ -92,12 +122,13 @@ def server_cert_valid(server_cert: ServerCertificate) -> None:
             server_cert.error or "none",
             "the certificate does not match the host name or chains to another CA "
             "(--server-ca names the CA clients should trust)",
+            _verify_line(suite.targets[mode]),
         )
 
 
 @then("it does not expire within the warning period")
 def server_cert_not_expiring(
-    request: pytest.FixtureRequest, suite: Suite, server_cert: ServerCertificate
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, server_cert: ServerCertificate
 ) -> None:
     __tracebackhide__ = True
     certificate = server_cert.certificate
@@ -115,6 +146,7 @@ def server_cert_not_expiring(
             f"at least {settings.cert_fail_days} days of validity left",
             f"{days} days (until {certificate.not_valid_after_utc:%Y-%m-%d})",
             "the load balancer's certificate is about to expire: renew it now",
+            _verify_line(suite.targets[mode]) + " | openssl x509 -noout -enddate",
         )
     if days < settings.cert_warn_days:
         warnings.warn(
@@ -139,12 +171,14 @@ def offer_legacy(
 
 
 @then("the handshake is refused")
-def legacy_refused(legacy_attempt: LegacyAttempt) -> None:
+def legacy_refused(suite: Suite, mode: Mode, legacy_attempt: LegacyAttempt) -> None:
     __tracebackhide__ = True
     if legacy_attempt.accepted:
+        flag = "-tls1" if legacy_attempt.version == "1.0" else "-tls1_1"
         _fail(
             "the legacy handshake refused",
             legacy_attempt.detail,
             "the target still offers a deprecated TLS version (RFC 8996): restrict it to "
             "TLS 1.2 and 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3)",
+            _s_client(suite.targets[mode], flag, "-cipher", "DEFAULT@SECLEVEL=0"),
         )

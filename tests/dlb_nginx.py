@@ -35,6 +35,14 @@ class DlbNginx:
     forward_invalid: bool | None = None  # None: what the mode implies (Optional forwards)
     verify_depth: int = 3
     protocols: str = "TLSv1.2 TLSv1.3"
+    ciphers: str | None = None
+    # Verified against, but not advertised (ssl_trusted_certificate): what is not uploaded
+    # into the advertised list still gets accepted.
+    trusted_unadvertised: Path | None = None
+    # A default site on the same port that asks for no client certificate and proxies to the
+    # same backend: the SNI / Host bypass.
+    fallback_site: bool = False
+    server_cert: tuple[Path, Path] | None = None  # (cert, key); None: the kit's
 
     def wrong(self, **changes: object) -> DlbNginx:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -50,13 +58,35 @@ class DlbNginx:
         )
         crl = f"    ssl_crl {kit.crl};\n" if self.crl else ""
         forward = "    error_page 495 = @forward;\n" if forward_invalid else ""
-        return (
+        cert, key = self.server_cert or (kit.server_cert, kit.server_key)
+        tls = (
+            f"    ssl_certificate {cert};\n"
+            f"    ssl_certificate_key {key};\n"
+            f"    ssl_protocols {self.protocols};\n"
+            + (f"    ssl_ciphers {self.ciphers};\n" if self.ciphers else "")
+        )
+        trusted = (
+            f"    ssl_trusted_certificate {self.trusted_unadvertised};\n"
+            if self.trusted_unadvertised
+            else ""
+        )
+        fallback = (
+            (
+                "server {\n"
+                f"    listen 127.0.0.1:{port} ssl default_server;\n"
+                "    server_name _;\n"
+                f"{tls}"
+                f"    location / {{ proxy_pass http://127.0.0.1:{backend_port}; }}\n"
+                "}\n"
+            )
+            if self.fallback_site
+            else ""
+        )
+        return fallback + (
             "server {\n"
             f"    listen 127.0.0.1:{port} ssl;\n"
             "    server_name localhost;\n"
-            f"    ssl_certificate {kit.server_cert};\n"
-            f"    ssl_certificate_key {kit.server_key};\n"
-            f"    ssl_protocols {self.protocols};\n"
+            f"{tls}{trusted}"
             f"    ssl_client_certificate {self.truststore or kit.truststore};\n"
             f"    ssl_verify_client {verify};\n"
             f"    ssl_verify_depth {self.verify_depth};\n"
