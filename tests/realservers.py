@@ -317,6 +317,16 @@ class HAProxyServer(RealServer):
     def ready(self, prefix: Path) -> bool:
         return (prefix / "haproxy.pid").exists()
 
+    def stop(self) -> None:
+        ports = self.ports
+        super().stop()
+        # The master passes its listening sockets to the worker over a UNIX socket, and the
+        # kernel may close such a socket a moment after both processes are gone: wait for
+        # it, so a stopped server is one nobody can connect to (measured: a few ms).
+        deadline = time.monotonic() + 5
+        while any(_accepts(port) for port in ports) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
 
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 
