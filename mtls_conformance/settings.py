@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -43,7 +44,7 @@ class Settings:
 
 def parse_settings(raw: dict[str, Any]) -> Settings:
     """Check every option value; the first bad one raises InputError naming the option."""
-    server_ca = _readable_file(raw.get("server_ca"), "--server-ca")
+    server_ca = _trust_file(_readable_file(raw.get("server_ca"), "--server-ca"))
     insecure = bool(raw.get("insecure"))
     if insecure and server_ca is not None:
         raise InputError("--insecure and --server-ca: choose one")
@@ -126,6 +127,21 @@ def _timeout(value: Any) -> float:
 def _path(value: Any) -> Path | None:
     # Absolute, so repro lines and reports name the same file whatever the working directory.
     return None if value in (None, "") else Path(os.path.expanduser(str(value))).absolute()
+
+
+def _trust_file(path: Path | None) -> Path | None:
+    """The file must hold at least one CA certificate OpenSSL can load."""
+    if path is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, ValueError) as error:
+        reason = getattr(error, "reason", None) or str(error)
+        raise InputError(f"--server-ca {path}: not a PEM certificate file ({reason})") from None
+    if not context.get_ca_certs():
+        raise InputError(f"--server-ca {path}: holds no CA certificate")
+    return path
 
 
 def _readable_file(value: Any, option: str) -> Path | None:

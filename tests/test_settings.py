@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from mtls_conformance.errors import InputError
 from mtls_conformance.settings import parse_settings
@@ -31,7 +32,7 @@ def test_defaults_describe_the_embedded_target() -> None:
 def test_remote_values_are_kept(tmp_path: Path) -> None:
     """Every option given reaches the settings in its checked form."""
     ca = tmp_path / "ca.pem"
-    ca.write_text("x")
+    ca.write_bytes(trustme.CA().cert_pem.bytes())
     settings = parse_settings(
         {
             "host": ["dlb.example.com"],
@@ -98,7 +99,7 @@ def test_bad_values_name_the_option(raw: dict[str, Any], message: str) -> None:
 def test_insecure_and_server_ca_conflict(tmp_path: Path) -> None:
     """Asking to verify with a CA and not to verify at all is contradictory: refused."""
     ca = tmp_path / "ca.pem"
-    ca.write_text("x")
+    ca.write_bytes(trustme.CA().cert_pem.bytes())
     with pytest.raises(InputError, match="--insecure and --server-ca"):
         parse_settings({"insecure": True, "server_ca": str(ca)})
 
@@ -166,3 +167,21 @@ def test_empty_targets_file_is_refused(tmp_path: Path) -> None:
     targets.write_text("# nothing yet\n\n")
     with pytest.raises(InputError, match="no targets in the file"):
         parse_settings({"targets": str(targets)})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a PEM certificate file"),
+        (b"hello", "not a PEM certificate file"),
+        (b"-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", "not a PEM certificate"),
+    ],
+)
+def test_server_ca_must_hold_a_certificate(tmp_path: Path, content: bytes, message: str) -> None:
+    """An empty, garbled or non-certificate --server-ca is refused up front, in one line."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        parse_settings({"server_ca": str(ca)})
+    assert str(caught.value).startswith(f"--server-ca {ca}: ")
+    assert message in str(caught.value)
