@@ -8,16 +8,18 @@ network delivered it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from mtls_conformance.outcome import Outcome
 from mtls_conformance.probe import probe
 from mtls_conformance.target import Target
+
+T = TypeVar("T")
 
 # Probes spend their time waiting on the network, so threads, not cores, bound the
 # overlap; past a few dozen, a small target's accept queue becomes the bottleneck.
@@ -44,11 +46,43 @@ class ProbeRequest:
         )
 
 
+def in_background(work: Callable[[], T], gate: threading.Semaphore | None = None) -> Future[T]:
+    """Run ``work`` on a daemon thread and return its future.
+
+    Daemon threads, not a ThreadPoolExecutor: the executor's workers are joined at
+    interpreter exit, so after Ctrl-C the run would hang until the slowest probe's timeout.
+    A probe left running when the user interrupts is simply abandoned.
+    """
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            if gate is None:
+                result = work()
+            else:
+                with gate:
+                    result = work()
+        except BaseException as error:  # handed to whoever waits on the future
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name="probe", daemon=True).start()
+    return future
+
+
+def all_at_once(works: Sequence[Callable[[], T]]) -> list[T]:
+    """Run every callable concurrently; their results in order."""
+    return [future.result() for future in [in_background(work) for work in works]]
+
+
 class Prober:
-    """A thread pool of probes, addressed by caller-chosen keys (one probe per key)."""
+    """Probes running concurrently, addressed by caller-chosen keys (one probe per key)."""
 
     def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+        self._gate = threading.BoundedSemaphore(workers)
         self._futures: dict[Hashable, tuple[ProbeRequest, Future[Outcome]]] = {}
         self._lock = threading.Lock()
 
@@ -56,7 +90,7 @@ class Prober:
         """Start ``request`` in the background unless ``key`` was submitted already."""
         with self._lock:
             if key not in self._futures:
-                self._futures[key] = (request, self._pool.submit(request.run))
+                self._futures[key] = (request, in_background(request.run, self._gate))
 
     def outcome(self, key: Hashable, request: ProbeRequest) -> Outcome:
         """The outcome for ``key``; runs ``request`` now if it was not planned (or planned
@@ -68,8 +102,11 @@ class Prober:
         return request.run()
 
     def close(self) -> None:
-        """Stop: probes not started are dropped, running ones finish (each has a timeout)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Forget probes nobody collected (a deselected or failed scenario's)."""
+        with self._lock:
+            for _, future in self._futures.values():
+                future.cancel()
+            self._futures.clear()
 
     def __enter__(self) -> Self:
         return self

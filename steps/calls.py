@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 import pytest
 from pytest_bdd import parsers, when
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from fixtures.evidence import note
+from fixtures.scenarios import rendered_scenario
 from fixtures.suite import UNREACHABLE_KEY, Suite, endpoint_index, scenario_mode
 from mtls_conformance.cases import Mode
 from mtls_conformance.diagnose import Situation
@@ -131,12 +131,10 @@ def call_echo_forged(
 
 def planned_request(suite: Suite, item: pytest.Item) -> ProbeRequest | None:
     """The probe ``item``'s When step will make, read from its rendered Gherkin steps."""
-    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+    scenario = rendered_scenario(item)
     mode = scenario_mode(item) or suite.default_mode
-    if template is None or mode not in suite.targets:
+    if scenario is None or mode not in suite.targets:
         return None
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    scenario = template.render(params.get("_pytest_bdd_example", {}))
     presented: Presented | None = None
     for step in scenario.steps:
         presented = presented_for(suite, step.name) or presented
