@@ -171,7 +171,12 @@ def likely_cause(
     return "the target forwards identity headers with values that do not match the certificate"
 
 
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
 def curl_line(situation: Situation) -> str:
+    """curl doing what the probe did: same trust, certificate, TLS version, SNI and Host."""
     target = situation.target
     words = ["curl", "-sS", "-i"]
     if target.tls_version is not None:
@@ -180,30 +185,36 @@ def curl_line(situation: Situation) -> str:
         words.append("--insecure")
     elif target.server_ca is not None:
         words += ["--cacert", str(target.server_ca)]
-    if target.connect_to is not None:
-        address = f"[{target.connect_to}]" if ":" in target.connect_to else target.connect_to
-        words += ["--connect-to", f"{target.host}:{target.port}:{address}:{target.port}"]
+    # curl sends the URL's host as SNI (none for an address), so a chosen SNI is put in the
+    # URL and the Host header set apart.
+    url_host = target.host
+    if target.sni_overridden:
+        url_host = target.server_name or target.address
+        words += ["-H", f"Host: {target.authority}"]
+    if target.connect_to is not None or url_host != target.host:
+        destination = f"{_bracketed(target.address)}:{target.port}"
+        words += ["--connect-to", f"{_bracketed(url_host)}:{target.port}:{destination}"]
     if situation.client_cert is not None:
         words += ["--cert", str(situation.client_cert[0]), "--key", str(situation.client_cert[1])]
-    words.append(target.url(situation.path))
+    words.append(f"https://{_bracketed(url_host)}:{target.port}{situation.path}")
     return shlex.join(words)
+
+
+def s_client_line(target: Target, *extra: str) -> str:
+    """openssl s_client reaching ``target`` as the probes do, plus ``extra`` words."""
+    words = ["openssl", "s_client", "-connect", f"{_bracketed(target.address)}:{target.port}"]
+    name = target.server_name
+    words += ["-servername", name] if name else ["-noservername"]
+    return shlex.join([*words, *extra])
 
 
 def openssl_line(situation: Situation) -> str:
     target = situation.target
-    address = f"[{target.address}]" if ":" in target.address else target.address
-    words = [
-        "openssl",
-        "s_client",
-        "-connect",
-        f"{address}:{target.port}",
-        "-servername",
-        target.host,
-    ]
+    words: list[str] = []
     if target.tls_version is not None:
         words.append("-tls1_2" if target.tls_version == "1.2" else "-tls1_3")
     if target.server_ca is not None and not target.insecure:
         words += ["-CAfile", str(target.server_ca), "-verify_return_error"]
     if situation.client_cert is not None:
         words += ["-cert", str(situation.client_cert[0]), "-key", str(situation.client_cert[1])]
-    return shlex.join(words)
+    return s_client_line(target, *words)

@@ -288,35 +288,32 @@ def _recover_alert(target: Target, context: ssl.SSLContext, observed: Outcome) -
     unread, its kernel answers with a reset, and the reset overtakes the alert.
     """
     started = time.monotonic()
+
+    def recovered(error: ssl.SSLError, version: str | None = None) -> Outcome | None:
+        alert = alert_from_error(error)
+        if alert is None:
+            return None
+        return Outcome(
+            kind="alert",
+            alert=alert,
+            alert_recovered=True,
+            detail=str(error),
+            tls_version=version,
+            elapsed=observed.elapsed + time.monotonic() - started,
+        )
+
     try:
         with _handshake(target, context) as tls:
             tls.settimeout(min(target.timeout, _RECOVERY_READ_SECONDS))
             version = (tls.version() or "").removeprefix("TLSv") or None
             try:
                 tls.recv(1)
-            except ssl.SSLError as error:
-                alert = alert_from_error(error)
-                if alert is not None:
-                    return Outcome(
-                        kind="alert",
-                        alert=alert,
-                        alert_recovered=True,
-                        detail=str(error),
-                        tls_version=version,
-                        elapsed=observed.elapsed + time.monotonic() - started,
-                    )
+            except ssl.SSLError as error:  # the alert, on the first read (TLS 1.3)
+                return recovered(error, version) or observed
             except OSError:
                 pass
-    except ssl.SSLError as error:
-        alert = alert_from_error(error)
-        if alert is not None:
-            return Outcome(
-                kind="alert",
-                alert=alert,
-                alert_recovered=True,
-                detail=str(error),
-                elapsed=observed.elapsed + time.monotonic() - started,
-            )
+    except ssl.SSLError as error:  # the alert, inside the handshake (TLS 1.2)
+        return recovered(error) or observed
     except OSError:
         pass
     return observed

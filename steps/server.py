@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import warnings
 from datetime import UTC, datetime
 
@@ -13,6 +12,7 @@ from fixtures.evidence import note
 from fixtures.reporting import VerdictMismatch
 from fixtures.suite import Suite
 from mtls_conformance.cases import Mode
+from mtls_conformance.diagnose import s_client_line
 from mtls_conformance.handshake import (
     CaNames,
     LegacyAttempt,
@@ -41,17 +41,7 @@ def _fail(expected: str, observed: str, cause: str, reproduce: str) -> None:
 
 def _s_client(target: Target, *extra: str) -> str:
     """An openssl s_client line that shows the same thing by hand."""
-    address = f"[{target.address}]" if ":" in target.address else target.address
-    words = [
-        "openssl",
-        "s_client",
-        "-connect",
-        f"{address}:{target.port}",
-        "-servername",
-        target.host,
-        *extra,
-    ]
-    return shlex.join(words) + " </dev/null"
+    return s_client_line(target, *extra) + " </dev/null"
 
 
 @when("the client reads the CA names the target advertises", target_fixture="ca_names")
