@@ -65,6 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _EchoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a run's burst of concurrent probes overflowed it,
+    # the kernel dropped the SYN, and that probe waited out a 1 s retransmission.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], on_error: ErrorHook) -> None:
         if ":" in address[0]:
