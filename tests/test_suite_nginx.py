@@ -7,9 +7,11 @@ Every run is a real ``pytest --host ...`` in a child process, read back from its
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import trustme
 from dlb_nginx import DlbNginx, dlb_nginx
 from echo import EchoServer
 from suite_runner import SuiteRun, run_suite
@@ -217,3 +219,84 @@ def test_nginx_fallback_site_opens_no_sni_bypass(
         results["A request without SNI and without a certificate does not reach the backend"]
         == "passed"
     )
+
+
+def test_truststore_loaded_only_in_part_is_caught(
+    kit: Kit, backend: EchoServer, tmp_path: Path
+) -> None:
+    """nginx verifying with the whole truststore (ssl_trusted_certificate) but advertising
+    only the CA (ssl_client_certificate) accepts both trusted roles, yet the CA-names
+    scenario shows the self-signed certificate is not among the advertised names."""
+    listener = DlbNginx(
+        "mandatory",
+        truststore=_truststore(kit, ("truststore", "ca-only"), tmp_path),
+        trusted_unadvertised=kit.truststore,
+    )
+    run = suite_against(kit, backend, listener, tmp_path / "reports")
+    assert run.exit_code == 1, run.output
+    results = run.scenarios()
+    name = "Every certificate of the uploaded truststore is advertised to clients"
+    assert results[name] == "failed"
+    message = run.error_messages()[name]
+    assert "self-signed-trusted client" in message
+    assert "did not load every certificate" in message
+    assert results["A trusted client certificate is accepted: self-signed-trusted"] == "passed"
+
+
+def _server_cert_valid_for(days: int, directory: Path) -> tuple[Path, Path, Path]:
+    """A server certificate for localhost that expires in ``days`` days, and its CA."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert(
+        "localhost", "127.0.0.1", not_after=datetime.now(UTC) + timedelta(days=days, hours=1)
+    )
+    cert, key, ca_file = directory / "server.pem", directory / "server.key", directory / "ca.pem"
+    leaf.cert_chain_pems[0].write_to_path(cert)
+    leaf.private_key_pem.write_to_path(key)
+    ca.cert_pem.write_to_path(ca_file)
+    return cert, key, ca_file
+
+
+@pytest.mark.parametrize(
+    ("days", "exit_code", "status", "warned"),
+    [(5, 1, "failed", False), (20, 0, "passed", True), (400, 0, "passed", False)],
+)
+def test_server_certificate_expiry_warns_then_fails(
+    kit: Kit,
+    backend: EchoServer,
+    tmp_path: Path,
+    days: int,
+    exit_code: int,
+    status: str,
+    warned: bool,
+) -> None:
+    """A server certificate with 5 days left fails the scenario (renew now), with 20 days
+    it passes with a warning, with 400 days it passes silently."""
+    cert, key, ca = _server_cert_valid_for(days, tmp_path)
+    listener = DlbNginx("mandatory", server_cert=(cert, key))
+    with dlb_nginx(kit, listener, backend.port) as nginx:
+        run = run_suite(
+            "--host",
+            "localhost",
+            "--connect-to",
+            "127.0.0.1",
+            "--port",
+            str(nginx.port),
+            "--certs",
+            str(kit.directory),
+            "--server-ca",
+            str(ca),
+            "--mode",
+            "mandatory",
+            "--path",
+            "/products",
+            "--echo-path",
+            "/anything",
+            "--with-crl",
+            reports=tmp_path / "reports",
+        )
+    assert run.exit_code == exit_code, run.output
+    name = "The server certificate is valid for the host and not about to expire"
+    assert run.scenarios()[name] == status
+    assert ("CertificateExpiresSoon" in run.output) == warned
+    if status == "failed":
+        assert "about to expire: renew it now" in run.error_messages()[name]
