@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +43,7 @@ class ClientIdentity:
     not_before: datetime
     not_after: datetime
     purpose: str
+    source: Path | None = None  # the user's file it was imported from; None: generated
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,19 @@ class Kit:
     server_ca: Path  # a separate CA that signed server_cert
     server_cert: Path  # for localhost, 127.0.0.1 and ::1
     server_key: Path
-    clients: Mapping[str, ClientIdentity]
+    clients: Mapping[str, ClientIdentity]  # every role of ROLES not in unavailable
+    # role -> why this kit cannot offer it (an imported kit without the client CA's key
+    # cannot make an expired certificate the target trusts, say). Empty for `certs init`.
+    unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Why crl.pem must not be loaded on a target (it lacks a CRL from an issuer of a
+    # trusted chain, so the target would refuse that chain); None: load it freely.
+    crl_incomplete: str | None = None
 
     def client(self, role: str) -> ClientIdentity:
+        if role in self.unavailable:
+            raise KitError(
+                f"{self.directory}: this kit has no {role!r} certificate: {self.unavailable[role]}"
+            )
         try:
             return self.clients[role]
         except KeyError:
@@ -93,8 +105,17 @@ def load_kit(directory: Path) -> Kit:
             f"{manifest_path}: missing; make a kit with: mtls-conformance certs init {directory}"
         )
     remake = f"remake the kit with: mtls-conformance certs init --force {directory}"
+    manifest = _Reader(remake).manifest(manifest_path)
+    remake_options = manifest.get("remake")
+    if isinstance(remake_options, list) and all(isinstance(o, str) for o in remake_options):
+        command = shlex.join(["mtls-conformance", "certs", "import", "--force", str(directory)])
+        remake = f"remake the kit with: {command} {shlex.join(remake_options)}".rstrip()
     reader = _Reader(remake)
-    listed = reader.manifest(manifest_path).get("clients")
+    listed = manifest.get("clients")
+    unavailable = _strings(manifest.get("unavailable"))
+    crl_incomplete = manifest.get("crl_incomplete")
+    if crl_incomplete is not None and not isinstance(crl_incomplete, str):
+        raise KitError(f"{manifest_path}: 'crl_incomplete' is not text; {remake}")
     now = datetime.now(UTC)
 
     truststore, crl = directory / lay.TRUSTSTORE, directory / lay.CRL
@@ -112,12 +133,16 @@ def load_kit(directory: Path) -> Kit:
 
     clients: dict[str, ClientIdentity] = {}
     for role in ROLES:
+        if role in unavailable:
+            continue
         if not isinstance(listed, dict) or role not in listed:
             raise KitError(f"{manifest_path}: no {role!r} client in it; {remake}")
+        entry = listed[role] if isinstance(listed[role], dict) else {}
         cert_path, key_path, p12_path = (directory / rel for rel in lay.client_files(role))
         leaf = reader.key_pair(cert_path, key_path)
         reader.p12(p12_path)
         _check_validity(role, leaf, cert_path, now, remake)
+        purpose, source = entry.get("purpose"), entry.get("source")
         clients[role] = ClientIdentity(
             role=role,
             cert=cert_path,
@@ -128,7 +153,8 @@ def load_kit(directory: Path) -> Kit:
             serial=leaf.serial_number,
             not_before=leaf.not_valid_before_utc,
             not_after=leaf.not_valid_after_utc,
-            purpose=lay.PURPOSES[role],
+            purpose=purpose if isinstance(purpose, str) and purpose else lay.PURPOSES[role],
+            source=Path(source) if isinstance(source, str) else None,
         )
     return Kit(
         directory=directory,
@@ -138,7 +164,16 @@ def load_kit(directory: Path) -> Kit:
         server_cert=server_cert,
         server_key=server_key,
         clients=MappingProxyType(clients),
+        unavailable=MappingProxyType(unavailable),
+        crl_incomplete=crl_incomplete,
     )
+
+
+def _strings(value: object) -> dict[str, str]:
+    """The manifest's "unavailable" map, known roles only; absent in kits from certs init."""
+    if not isinstance(value, dict):
+        return {}
+    return {role: str(value[role]) for role in ROLES if role in value}
 
 
 def _check_validity(

@@ -86,7 +86,10 @@ class Signer:
         return cls(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
 
     def key_identifier(self) -> x509.AuthorityKeyIdentifier:
-        ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        try:
+            ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        except x509.ExtensionNotFound:  # a user's CA may lack one: derive it from the key
+            return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key())
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski.value)
 
 
@@ -101,6 +104,48 @@ def new_ca(
         organization_unit_name=unit,
         key_type=_TRUSTME_KEY_TYPES[key_type],
     )
+
+
+def intermediate_ca(
+    parent: Signer, unit: str, key_type: KeyType, not_before: datetime, not_after: datetime
+) -> Signer:
+    """An intermediate CA (path length 0) under a CA given as cert and key, such as a
+    user's own CA, which trustme cannot take as a parent."""
+    key = new_key(key_type)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(parent.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(random_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(parent.key_identifier(), critical=False)
+        .sign(parent.key, hashes.SHA256())
+    )
+    return Signer(cert, key)
 
 
 def server_leaf(
