@@ -19,7 +19,9 @@ def dlb_listeners(kit: Kit) -> list[ListenerConfig]:
             server_cert=kit.server_cert,
             server_key=kit.server_key,
             truststore=kit.truststore,
-            crl=kit.crl,
+            # An imported kit may lack a CRL for an issuer; loading it would refuse that
+            # issuer's clients ("unable to get certificate CRL").
+            crl=kit.crl if kit.crl_incomplete is None else None,
             forward_invalid=True,
         )
         for mode in ("mandatory", "optional")

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from pytest_bdd import given, parsers
 
 from fixtures.suite import Suite
@@ -31,14 +32,22 @@ class Presented:
 
 
 def presented_for(suite: Suite, step_text: str) -> Presented | None:
-    """What a Given step with this text presents (None: not a certificate step)."""
+    """What a Given step with this text presents (None: not a certificate step, or a role
+    this kit does not have, whose scenario the step itself will skip)."""
     if NO_CERTIFICATE_STEP.is_matching(step_text):
         return Presented(case=NO_CERTIFICATE)
-    if ROLE_STEP.is_matching(step_text):
-        return role_certificate(suite, ROLE_STEP.parse_arguments(step_text)["role"])
-    if LEAF_ONLY_STEP.is_matching(step_text):
-        return leaf_only_certificate(suite, LEAF_ONLY_STEP.parse_arguments(step_text)["role"])
+    for parser, present in ((ROLE_STEP, role_certificate), (LEAF_ONLY_STEP, leaf_only_certificate)):
+        if parser.is_matching(step_text):
+            role = parser.parse_arguments(step_text)["role"]
+            return None if role in suite.kit.unavailable else present(suite, role)
     return None
+
+
+def _skip_if_unavailable(suite: Suite, role: str) -> None:
+    """A kit imported from the user's own certificates may lack roles only their CA can make."""
+    reason = suite.kit.unavailable.get(role)
+    if reason is not None:
+        pytest.skip(f"the kit has no {role!r} certificate: {reason}")
 
 
 def role_certificate(suite: Suite, role: str) -> Presented:
@@ -83,9 +92,11 @@ def no_certificate() -> Presented:
 
 @given(ROLE_STEP, target_fixture="presented")
 def kit_certificate(role: str, suite: Suite) -> Presented:
+    _skip_if_unavailable(suite, role)
     return role_certificate(suite, role)
 
 
 @given(LEAF_ONLY_STEP, target_fixture="presented")
 def kit_certificate_without_chain(role: str, suite: Suite) -> Presented:
+    _skip_if_unavailable(suite, role)
     return leaf_only_certificate(suite, role)

@@ -978,3 +978,48 @@ def test_the_suite_passes_with_an_imported_kit(ca_key_kit: Kit, tmp_path: Path) 
         "A leaf under an intermediate CA is accepted when the client sends the chain",
     ):
         assert results.get(scenario) == "passed", scenario
+
+
+def test_roles_a_kit_lacks_are_skipped_with_the_reason(pem_p12_kit: Kit, tmp_path: Path) -> None:
+    """Without the CA's key the kit cannot make expired, revoked, ... certificates under the
+    user's CA: those scenarios are skipped with the reason, the user's own certificates are
+    tested, and nothing fails."""
+    assert pem_p12_kit.unavailable  # the premise: this kit lacks some roles
+    with (
+        EchoServer() as backend,
+        dlb_nginx(pem_p12_kit, DlbNginx("mandatory", crl=False), backend.port) as lb,
+    ):
+        run = run_suite(
+            *("--host", "localhost", "--connect-to", "127.0.0.1", "--port", str(lb.port)),
+            *("--certs", str(pem_p12_kit.directory), "--server-ca", str(pem_p12_kit.server_ca)),
+            *("--mode", "mandatory", "--echo-path", "/anything"),
+            reports=tmp_path / "reports",
+        )
+    assert run.exit_code == 0, run.output
+    results = run.scenarios()
+    assert results["A trusted client certificate is accepted: ca-signed"] == "passed"
+    assert results["A trusted client certificate is accepted: self-signed-trusted"] == "passed"
+    assert results["An invalid client certificate is refused: expired"] == "skipped"
+    reasons = [
+        line
+        for feature in run.cucumber
+        for element in feature["elements"]
+        if element["name"] == "An invalid client certificate is refused: expired"
+        for step in element["steps"]
+        for line in step.get("output", [])
+    ]
+    assert any("the kit has no 'expired' certificate" in line for line in reasons), reasons
+
+
+def test_with_crl_is_refused_for_a_kit_whose_crl_is_incomplete(
+    pem_p12_kit: Kit, tmp_path: Path
+) -> None:
+    """--with-crl with a kit whose crl.pem lacks an issuer's CRL is a usage error (exit 4),
+    since loading that file would make the target refuse that issuer's clients."""
+    assert pem_p12_kit.crl_incomplete is not None
+    run = run_suite(
+        "--host", "localhost", "--certs", str(pem_p12_kit.directory), "--with-crl", reports=tmp_path
+    )
+    assert run.exit_code == 4, run.output
+    assert "--with-crl: " in run.output
+    assert "Traceback" not in run.output
