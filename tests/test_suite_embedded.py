@@ -7,6 +7,8 @@ Every run is a real ``pytest`` in a child process, judged from its exit status a
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -264,64 +266,9 @@ def plain_http_port() -> Iterator[int]:
     server.close()
 
 
-@pytest.mark.parametrize("situation", ["refused", "dns", "not-tls", "server-cert"])
-def test_untestable_target_stops_with_one_line_and_reports(
-    kit: Kit, tmp_path: Path, plain_http_port: int, situation: str
-) -> None:
-    """A target that cannot be tested stops the run (exit 3) with one line saying what and
-    where, and the reports are still written."""
-    host, port, trust = "localhost", str(_closed_port()), ["--server-ca", str(kit.server_ca)]
-    if situation == "dns":
-        host = "no-such-host.mtls-conformance.invalid"
-    elif situation == "not-tls":
-        port = str(plain_http_port)
-    elif situation == "server-cert":
-        trust = []  # the system store does not know the kit's server CA
-    if situation == "server-cert":
-        with ReferenceDLB([_listener(kit, "mandatory")]) as dlb:
-            run = run_suite(
-                "--host",
-                "localhost",
-                "--connect-to",
-                "127.0.0.1",
-                "--port",
-                str(dlb.port(0)),
-                "--certs",
-                str(kit.directory),
-                reports=tmp_path,
-            )
-    else:
-        run = run_suite(
-            "--host",
-            host,
-            "--connect-to",
-            "127.0.0.1" if host == "localhost" else host,
-            "--port",
-            port,
-            "--certs",
-            str(kit.directory),
-            *trust,
-            reports=tmp_path,
-        )
-    assert run.exit_code == 3, run.output
-    expected = {
-        "refused": "connection refused",
-        "dns": "does not resolve",
-        "not-tls": "does not speak TLS",
-        "server-cert": "server certificate was rejected",
-    }[situation]
-    lines = [line for line in run.output.splitlines() if "cannot test the target" in line]
-    assert len(lines) == 1
-    assert expected in lines[0]
-    assert f":{port if situation != 'server-cert' else ''}" in lines[0]
-    _no_traceback(run.output)
-    assert (tmp_path / "junit.xml").exists()
-    assert (tmp_path / "cucumber.json").exists()
-
-
 @pytest.fixture
-def silent_tls_port() -> Iterator[int]:
-    """A port that accepts connections and never says a word: probes wait for their timeout."""
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
@@ -329,8 +276,98 @@ def silent_tls_port() -> Iterator[int]:
     server.close()
 
 
+UNTESTABLE = {
+    "refused": "connection refused",
+    "dns": "the host name does not resolve",
+    "not-tls": "the port does not speak TLS",
+    "timeout": "no answer within 1 s (--timeout)",
+    "server-cert": "the server certificate was rejected",
+}
+
+
+@pytest.mark.parametrize("situation", list(UNTESTABLE))
+def test_untestable_target_stops_with_one_line_and_reports(
+    kit: Kit, tmp_path: Path, plain_http_port: int, silent_port: int, situation: str
+) -> None:
+    """A target that cannot be tested stops the run (exit 3) with one line saying what and
+    where, and the reports are still written."""
+    host, address = "localhost", "127.0.0.1"
+    trust = ["--server-ca", str(kit.server_ca)]
+    with contextlib.ExitStack() as stack:
+        if situation == "refused":
+            port = _closed_port()
+        elif situation == "dns":
+            host = address = "no-such-host.mtls-conformance.invalid"
+            port = 443
+        elif situation == "not-tls":
+            port = plain_http_port
+        elif situation == "timeout":
+            port = silent_port
+        else:  # server-cert: the system trust store does not know the kit's server CA
+            port = stack.enter_context(ReferenceDLB([_listener(kit, "mandatory")])).port(0)
+            trust = []
+        run = run_suite(
+            "--host",
+            host,
+            "--connect-to",
+            address,
+            "--port",
+            str(port),
+            "--certs",
+            str(kit.directory),
+            "--timeout",
+            "1",
+            *trust,
+            reports=tmp_path,
+        )
+    assert run.exit_code == 3, run.output
+    lines = [line for line in run.output.splitlines() if "cannot test the target" in line]
+    assert len(lines) == 1, run.output
+    assert f"{host}:{port} -> " in lines[0]
+    assert UNTESTABLE[situation] in lines[0]
+    _no_traceback(run.output)
+    assert (tmp_path / "junit.xml").exists()
+    assert (tmp_path / "cucumber.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "line"),
+    [
+        ("missing-manifest", "manifest.json: missing; make a kit with"),
+        ("garbled-cert", "clients/ca-signed.pem"),
+        ("empty-truststore", "truststore.pem"),
+    ],
+)
+def test_damaged_kit_gives_one_line_naming_the_file(
+    kit: Kit, tmp_path: Path, damage: str, line: str
+) -> None:
+    """--certs pointing at a damaged kit: exit 4, one line naming the file, no traceback."""
+    damaged = tmp_path / "certs"
+    shutil.copytree(kit.directory, damaged)
+    if damage == "missing-manifest":
+        (damaged / "manifest.json").unlink()
+    elif damage == "garbled-cert":
+        (damaged / "clients" / "ca-signed.pem").write_text("-----BEGIN CERTIFICATE-----\nxx\n")
+    else:
+        (damaged / "truststore.pem").write_text("")
+    run = run_suite("--host", "localhost", "--certs", str(damaged), reports=tmp_path / "r")
+    assert run.exit_code == 4, run.output
+    assert line in run.output
+    _no_traceback(run.output)
+
+
+def test_bad_targets_file_gives_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    """A --targets file with a bad line: exit 4 and FILE:LINE: in one line."""
+    targets = tmp_path / "targets.txt"
+    targets.write_text("dlb.example.com\ndlb2.example.com mode=sometimes\n")
+    run = run_suite("--targets", str(targets), "--certs", "/nonexistent", reports=tmp_path / "r")
+    assert run.exit_code == 4, run.output
+    assert f"{targets}:2: mode sometimes: must be one of mandatory, optional" in run.output
+    _no_traceback(run.output)
+
+
 def test_ctrl_c_stops_promptly_and_keeps_the_reports(
-    kit: Kit, tmp_path: Path, silent_tls_port: int
+    kit: Kit, tmp_path: Path, silent_port: int
 ) -> None:
     """Ctrl-C while the run waits on a silent target: exit 2 within seconds (not after the
     30 s timeout), no traceback, and the reports are written."""
@@ -347,7 +384,7 @@ def test_ctrl_c_stops_promptly_and_keeps_the_reports(
         "--connect-to",
         "127.0.0.1",
         "--port",
-        str(silent_tls_port),
+        str(silent_port),
         "--certs",
         str(kit.directory),
         "--server-ca",
