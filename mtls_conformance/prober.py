@@ -2,7 +2,8 @@
 
 Every probe still opens its own fresh connection (see probe.py); only the waiting overlaps.
 Scenarios ask for their probe by a key and get the outcome in their own order, whenever the
-network delivered it.
+network delivered it. A probe is any request with a ``run()``: an HTTP exchange
+(ProbeRequest), or one of the handshake-only checks of the target's own side of TLS.
 """
 
 from __future__ import annotations
@@ -13,13 +14,23 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
+from mtls_conformance.handshake import (
+    CaNames,
+    LegacyAttempt,
+    LegacyVersion,
+    ServerCertificate,
+    advertised_ca_names,
+    server_certificate,
+    try_legacy_protocol,
+)
 from mtls_conformance.outcome import Outcome
 from mtls_conformance.probe import probe
 from mtls_conformance.target import Target
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 # Probes spend their time waiting on the network, so threads, not cores, bound the
 # overlap; past a few dozen, a small target's accept queue becomes the bottleneck.
@@ -44,6 +55,43 @@ class ProbeRequest:
             headers=dict(self.headers),
             echo=self.echo,
         )
+
+
+@dataclass(frozen=True)
+class CaNamesRequest:
+    """Read the CA names the target advertises in its certificate request."""
+
+    target: Target
+
+    def run(self) -> CaNames:
+        return advertised_ca_names(self.target)
+
+
+@dataclass(frozen=True)
+class ServerCertificateRequest:
+    """Fetch and verify the target's own certificate."""
+
+    target: Target
+
+    def run(self) -> ServerCertificate:
+        return server_certificate(self.target)
+
+
+@dataclass(frozen=True)
+class LegacyRequest:
+    """Offer only a legacy TLS version."""
+
+    target: Target
+    version: LegacyVersion
+
+    def run(self) -> LegacyAttempt:
+        return try_legacy_protocol(self.target, self.version)
+
+
+class Request(Protocol[T_co]):
+    """What the prober runs: equal requests do the same thing (frozen dataclasses above)."""
+
+    def run(self) -> T_co: ...
 
 
 def in_background(work: Callable[[], T], gate: threading.Semaphore | None = None) -> Future[T]:
@@ -83,22 +131,23 @@ class Prober:
 
     def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
         self._gate = threading.BoundedSemaphore(workers)
-        self._futures: dict[Hashable, tuple[ProbeRequest, Future[Outcome]]] = {}
+        self._futures: dict[Hashable, tuple[Request[Any], Future[Any]]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, key: Hashable, request: ProbeRequest) -> None:
+    def submit(self, key: Hashable, request: Request[Any]) -> None:
         """Start ``request`` in the background unless ``key`` was submitted already."""
         with self._lock:
             if key not in self._futures:
                 self._futures[key] = (request, in_background(request.run, self._gate))
 
-    def outcome(self, key: Hashable, request: ProbeRequest) -> Outcome:
+    def outcome(self, key: Hashable, request: Request[T]) -> T:
         """The outcome for ``key``; runs ``request`` now if it was not planned (or planned
         differently: the plan is an optimisation, never allowed to change a verdict)."""
         with self._lock:
             planned = self._futures.pop(key, None)
         if planned is not None and planned[0] == request:
-            return planned[1].result()
+            result: T = planned[1].result()
+            return result
         return request.run()
 
     def close(self) -> None:

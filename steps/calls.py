@@ -20,7 +20,7 @@ from mtls_conformance.cases import Mode
 from mtls_conformance.diagnose import Situation
 from mtls_conformance.forgery import forged_headers
 from mtls_conformance.outcome import Outcome
-from mtls_conformance.prober import ProbeRequest
+from mtls_conformance.prober import ProbeRequest, Request
 from steps.certificates import Presented, presented_for
 
 CallKind = Literal["api", "echo", "forged", "no-sni", "other-sni"]
@@ -129,14 +129,21 @@ def call_echo_forged(
 # --- planning: every scenario's probe, started before the first scenario runs
 
 
-def planned_request(suite: Suite, item: pytest.Item) -> ProbeRequest | None:
+def planned_request(suite: Suite, item: pytest.Item) -> Request[Any] | None:
     """The probe ``item``'s When step will make, read from its rendered Gherkin steps."""
+    # Imported here: steps.server is a plugin of its own, which pytest must import itself
+    # (importing it at the top of this module would keep pytest from rewriting its asserts).
+    from steps.server import server_request
+
     scenario = rendered_scenario(item)
     mode = scenario_mode(item) or suite.default_mode
     if scenario is None or mode not in suite.targets:
         return None
     presented: Presented | None = None
     for step in scenario.steps:
+        handshake = server_request(suite, mode, step.name)
+        if handshake is not None:
+            return handshake
         presented = presented_for(suite, step.name) or presented
         for kind, parser in CALL_STEPS.items():
             if presented is not None and parser.is_matching(step.name):

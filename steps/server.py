@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pytest_bdd import parsers, then, when
@@ -18,9 +19,12 @@ from mtls_conformance.handshake import (
     LegacyAttempt,
     LegacyVersion,
     ServerCertificate,
-    advertised_ca_names,
-    server_certificate,
-    try_legacy_protocol,
+)
+from mtls_conformance.prober import (
+    CaNamesRequest,
+    LegacyRequest,
+    Request,
+    ServerCertificateRequest,
 )
 from mtls_conformance.target import Target
 from mtls_conformance.values import same_dn
@@ -44,10 +48,32 @@ def _s_client(target: Target, *extra: str) -> str:
     return s_client_line(target, *extra) + " </dev/null"
 
 
-@when("the client reads the CA names the target advertises", target_fixture="ca_names")
+CA_NAMES_STEP = parsers.string("the client reads the CA names the target advertises")
+SERVER_CERT_STEP = parsers.string("the client checks the target's server certificate")
+LEGACY_STEP = parsers.parse("the client offers only TLS {version}")
+
+
+def server_request(suite: Suite, mode: Mode, step_text: str) -> Request[Any] | None:
+    """The handshake a When step with this text makes (None: not one of this module's)."""
+    target = suite.targets[mode]
+    if CA_NAMES_STEP.is_matching(step_text):
+        return CaNamesRequest(target)
+    if SERVER_CERT_STEP.is_matching(step_text):
+        return ServerCertificateRequest(target)
+    if LEGACY_STEP.is_matching(step_text):
+        version = _legacy_version(LEGACY_STEP.parse_arguments(step_text)["version"])
+        return LegacyRequest(target, version) if version is not None else None
+    return None
+
+
+def _legacy_version(version: str) -> LegacyVersion | None:
+    return "1.0" if version == "1.0" else "1.1" if version == "1.1" else None
+
+
+@when(CA_NAMES_STEP, target_fixture="ca_names")
 def read_ca_names(request: pytest.FixtureRequest, suite: Suite, mode: Mode) -> CaNames:
     target = suite.targets[mode]
-    names = advertised_ca_names(target)
+    names = suite.prober.outcome(request.node.nodeid, CaNamesRequest(target))
     note(
         request,
         f"{target.label} advertises {len(names.names)} CA name(s): " + "; ".join(names.names),
@@ -88,12 +114,12 @@ def _verify_line(target: Target) -> str:
     return _s_client(target, *trust, "-verify_return_error", "-verify_hostname", target.host)
 
 
-@when("the client checks the target's server certificate", target_fixture="server_cert")
+@when(SERVER_CERT_STEP, target_fixture="server_cert")
 def check_server_certificate(
     request: pytest.FixtureRequest, suite: Suite, mode: Mode
 ) -> ServerCertificate:
     target = suite.targets[mode]
-    found = server_certificate(target)
+    found = suite.prober.outcome(request.node.nodeid, ServerCertificateRequest(target))
     if found.certificate is not None:
         note(
             request,
@@ -148,14 +174,14 @@ def server_cert_not_expiring(
         )
 
 
-@when(parsers.parse("the client offers only TLS {version}"), target_fixture="legacy_attempt")
+@when(LEGACY_STEP, target_fixture="legacy_attempt")
 def offer_legacy(
     request: pytest.FixtureRequest, suite: Suite, mode: Mode, version: str
 ) -> LegacyAttempt:
-    if version not in ("1.0", "1.1"):
+    legacy = _legacy_version(version)
+    if legacy is None:
         raise ValueError(f"TLS {version} is not a legacy version")
-    legacy: LegacyVersion = "1.0" if version == "1.0" else "1.1"
-    attempt = try_legacy_protocol(suite.targets[mode], legacy)
+    attempt = suite.prober.outcome(request.node.nodeid, LegacyRequest(suite.targets[mode], legacy))
     note(request, f"TLS {version} only: {attempt.detail}")
     return attempt
 
