@@ -20,6 +20,7 @@ from mtls_conformance.reference.request import BadRequest, Reader, read_request,
 from mtls_conformance.reference.stream import TlsStream
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+PLAIN_HTTP = 497
 
 
 @dataclass(frozen=True)
@@ -35,30 +36,43 @@ class Site:
 
 
 def serve_connection(site: Site, stream: TlsStream) -> None:
-    """Answer one request on stream like nginx; client-side failures raise SSL.Error/OSError."""
+    """Answer one request on stream like nginx; client-side failures raise SSL.Error/OSError.
+
+    The caller closes the stream, whatever happens here.
+    """
+    if not stream.is_tls():
+        _plain_http(stream)
+        return
+    stream.handshake()
+    cert, facts = _tls_facts(site, stream.connection)
     try:
-        stream.handshake()
-        cert, facts = _tls_facts(site, stream.connection)
-        try:
-            request = read_request(
-                Reader(stream.recv), on_continue=lambda: stream.sendall(_CONTINUE)
-            )
-        except BadRequest as error:
-            stream.sendall(pages.error_page(error.code))
-            return
-        if request is None:
-            return
-        refused = policy.refusal(site.config, site.server_names, facts, request)
-        if refused is not None:
-            stream.sendall(pages.error_page(refused))
-            return
-        identity = upstream.Identity(cert, facts.verify_result)
-        headers = upstream.identity_headers(site.config, identity)
-        payload = upstream.upstream_request(site.config, request, headers, site.backend)
-        head_only = request.method == "HEAD"
-        stream.sendall(upstream.proxy(payload, site.backend, site.timeout, head_only))
-    finally:
-        stream.close()
+        request = read_request(Reader(stream.recv), on_continue=lambda: stream.sendall(_CONTINUE))
+    except BadRequest as error:
+        stream.sendall(pages.error_page(error.code))
+        return
+    if request is None:
+        return
+    refused = policy.refusal(site.config, site.server_names, facts, request)
+    if refused is not None:
+        stream.sendall(pages.error_page(refused))
+        return
+    identity = upstream.Identity(cert, facts.verify_result)
+    headers = upstream.identity_headers(site.config, identity)
+    payload = upstream.upstream_request(site.config, request, headers, site.backend)
+    head_only = request.method == "HEAD"
+    stream.sendall(upstream.proxy(payload, site.backend, site.timeout, head_only))
+
+
+def _plain_http(stream: TlsStream) -> None:
+    # nginx reads a plain-HTTP request on its TLS port, then answers 497 ("400 The plain
+    # HTTP request was sent to HTTPS port"), or 400 when the request itself is bad.
+    try:
+        request = read_request(Reader(stream.plain_recv), on_continue=lambda: None)
+    except BadRequest as error:
+        stream.plain_sendall(pages.error_page(error.code))
+        return
+    if request is not None:
+        stream.plain_sendall(pages.error_page(PLAIN_HTTP))
 
 
 def accept_stream(site: Site, sock: socket.socket) -> TlsStream:

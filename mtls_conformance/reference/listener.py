@@ -99,6 +99,7 @@ class Listener:
             log.exception("%s: connection handler failed", self.name)
             self._on_error(self.name, error)
         finally:
+            stream.close()
             with self._lock:
                 self._streams.discard(stream)
                 self._workers.discard(threading.current_thread())

@@ -27,6 +27,19 @@ class TlsStream:
         self.connection.set_accept_state()
         self._timeout = timeout
 
+    def is_tls(self) -> bool:
+        """Whether the client opened with a TLS record (nginx peeks for 0x16 or SSLv2's 0x80)."""
+        first = self._plain(lambda: self.sock.recv(1, socket.MSG_PEEK))
+        return not first or first[0] == 0x16 or first[0] & 0x80 != 0
+
+    def plain_recv(self, size: int) -> bytes:
+        return self._plain(lambda: self.sock.recv(size))
+
+    def plain_sendall(self, data: bytes) -> None:
+        offset = 0
+        while offset < len(data):
+            offset += self._plain(lambda: self.sock.send(data[offset:]))  # noqa: B023
+
     def handshake(self) -> None:
         self._retry(self.connection.do_handshake)
 
@@ -62,6 +75,14 @@ class TlsStream:
                 self._wait(deadline, read=True)
             except SSL.WantWriteError:
                 self._wait(deadline, read=False)
+
+    def _plain(self, operation: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return operation()
+            except BlockingIOError:
+                self._wait(deadline, read=True)
 
     def _wait(self, deadline: float, *, read: bool) -> None:
         remaining = deadline - time.monotonic()
