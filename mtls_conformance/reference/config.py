@@ -42,7 +42,7 @@ class ListenerConfig:
     # Misconfigurations (negative controls). Each is one nginx config mistake.
     mandatory_behaves_optional: bool = False  # admin left Client Certificate Validation Optional
     pass_client_identity_headers: bool = False  # client X-SSL-* copies reach the backend
-    forward_verify_header: bool = True  # False: X-SSL-Client-Verify is not forwarded at all
+    forward_verify_header: bool = True  # False: no X-SSL-Client-Verify (client copies dropped)
     ignore_sni_host_mismatch: bool = False  # no 421 (e.g. one server block on the port)
     swallow_errors: bool = False  # `error_page 495 = @forward` copied into a Mandatory server
 
