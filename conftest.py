@@ -5,6 +5,7 @@ pytest_plugins = [
     "fixtures.suite",
     "fixtures.evidence",
     "fixtures.reporting",
+    "fixtures.process",
     "steps.certificates",
     "steps.calls",
     "steps.verdicts",
