@@ -33,7 +33,8 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 # Probes spend their time waiting on the network, so threads, not cores, bound the
-# overlap; past a few dozen, a small target's accept queue becomes the bottleneck.
+# overlap; past a few dozen, a small target's accept queue becomes the bottleneck. The
+# bound is per target (address and port): ten targets get ten times the overlap.
 DEFAULT_WORKERS = 32
 
 
@@ -126,11 +127,18 @@ def all_at_once(works: Sequence[Callable[[], T]]) -> list[T]:
     return [future.result() for future in [in_background(work) for work in works]]
 
 
+def _endpoint_of(request: Request[Any]) -> Hashable:
+    """Where the request connects: its probes share that endpoint's bound on overlap."""
+    target = getattr(request, "target", None)
+    return (target.address, target.port) if isinstance(target, Target) else None
+
+
 class Prober:
     """Probes running concurrently, addressed by caller-chosen keys (one probe per key)."""
 
     def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
-        self._gate = threading.BoundedSemaphore(workers)
+        self._workers = workers
+        self._gates: dict[Hashable, threading.BoundedSemaphore] = {}
         self._futures: dict[Hashable, tuple[Request[Any], Future[Any]]] = {}
         self._lock = threading.Lock()
 
@@ -138,7 +146,10 @@ class Prober:
         """Start ``request`` in the background unless ``key`` was submitted already."""
         with self._lock:
             if key not in self._futures:
-                self._futures[key] = (request, in_background(request.run, self._gate))
+                gate = self._gates.setdefault(
+                    _endpoint_of(request), threading.BoundedSemaphore(self._workers)
+                )
+                self._futures[key] = (request, in_background(request.run, gate))
 
     def outcome(self, key: Hashable, request: Request[T]) -> T:
         """The outcome for ``key``; runs ``request`` now if it was not planned (or planned
