@@ -9,16 +9,13 @@ the one under test. A deliberate mistake is a list of further (old, new) edits.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-from realservers import LOOPBACK, ApacheServer, CaddyServer, HAProxyServer, RealServer
+from echo import EchoServer
+from realservers import ApacheServer, CaddyServer, HAProxyServer, RealServer
 
 from mtls_conformance.cases import LEAF_WITHOUT_CHAIN, NO_CERTIFICATE, Mode
 from mtls_conformance.kit import Kit
@@ -31,39 +28,11 @@ ECHO_PATH = "/anything"
 Edit = tuple[str, str]
 
 
-class _EchoHandler(BaseHTTPRequestHandler):
-    """Answers every GET with `{"headers": {...}}`: the headers the backend received."""
-
-    protocol_version = "HTTP/1.0"
-
-    def do_GET(self) -> None:
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        body = json.dumps({"headers": headers}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def echo_backend() -> Iterator[int]:
-    """A plain-HTTP echo backend on a loopback port (yielded) until the block ends."""
-    server = ThreadingHTTPServer((LOOPBACK, 0), _EchoHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    """The reference DLB's echo backend on a loopback port (yielded) until the block ends."""
+    with EchoServer() as server:
+        yield server.port
 
 
 def apply(text: str, edits: Sequence[Edit], *, strict: bool = True) -> str:
