@@ -19,7 +19,6 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from . import kit_create
 from . import kit_layout as lay
 from .errors import InputError, KitError
 
@@ -81,6 +80,9 @@ def create_kit(
     directory: Path, *, force: bool = False, key_type: Literal["ecdsa", "rsa"] = "ecdsa"
 ) -> Kit:
     """Make a fresh kit in directory (created if needed) and return it loaded."""
+    # Imported here: a run that only loads a kit never needs trustme and the builders.
+    from . import kit_create
+
     directory = Path(directory)
     if key_type not in ("ecdsa", "rsa"):
         raise InputError(f"key type {key_type!r}: choose ecdsa or rsa")
