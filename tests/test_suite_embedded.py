@@ -208,6 +208,9 @@ def test_correct_reference_passes_as_a_remote_host(kit: Kit, tmp_path: Path) -> 
     for mode in ("mandatory", "optional"):
         run = _against(kit, _listener(kit, mode), tmp_path / mode)
         assert run.exit_code == 0, run.output
+    # pytest took the kit directory for its rootdir (the kit is outside the project), yet
+    # wrote no cache into the user's kit.
+    assert not (kit.directory / ".pytest_cache").exists()
 
 
 # --- the run cannot go on: one line, a defined exit status, reports still written
