@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -449,8 +448,6 @@ def test_client_cert_forwarded_url_escaped_when_enabled(
 
 def test_rfc2253_and_serial_helpers_match_openssl(extras: Extras) -> None:
     """The Python port of X509_NAME_print_ex agrees with `openssl x509 -nameopt RFC2253`."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
     path = extras.directory / "tricky.pem"
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     shown = subprocess.run(
@@ -573,7 +570,6 @@ def test_certificate_request_names_the_truststore_subjects(
     assert offered == subjects
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("tls_max", ["1.2", "1.3"])
 def test_curl_sees_the_same_answers(dlb: ReferenceDLB, kit: Kit, tls_max: str) -> None:
     """curl gets the 400 page on Mandatory and FAILED:<reason> through Optional."""
