@@ -60,6 +60,11 @@ def likely_cause(
     case, mode = situation.case, situation.mode
     verify_name = situation.headers.verify or "the verify header"
     observed_verify = outcome.echoed(verify_name) if situation.headers.verify else None
+    if any("echo endpoint did not answer" in problem for problem in problems):
+        return (
+            f"{situation.path} is not an echo endpoint: point --echo-path at an endpoint "
+            'behind the load balancer that answers {"headers": {...}} (httpbin /anything)'
+        )
     if any("without a client certificate" in problem for problem in problems):
         return (
             "a request whose SNI does not name the protected site landed on a site that "

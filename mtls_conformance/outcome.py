@@ -40,6 +40,9 @@ class Outcome:
     # Headers the backend received, read from an echo endpoint's JSON body; keys lowercased
     # because header names are case-insensitive (HAProxy lowercases them).
     echoed_headers: Mapping[str, str] | None = None
+    # The probe asked an echo endpoint: then a missing ``echoed_headers`` is a finding (the
+    # endpoint does not echo), not merely a status-only call.
+    echo_requested: bool = False
     alert: str | None = None
     # True when the alert was recovered by a second read after requests reported a bare EOF.
     alert_recovered: bool = False
@@ -50,6 +53,11 @@ class Outcome:
     def page_title(self) -> str | None:
         match = _TITLE.search(self.body)
         return " ".join(match.group(1).split()) if match else None
+
+    @property
+    def echo_missing(self) -> bool:
+        """An echo endpoint answered, but not with ``{"headers": {...}}``."""
+        return self.echo_requested and self.kind == "http" and self.echoed_headers is None
 
     @property
     def untestable(self) -> bool:

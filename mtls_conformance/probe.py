@@ -169,6 +169,7 @@ def probe(
                     body=body,
                     response_headers=dict(response.headers),
                     echoed_headers=_echoed_headers(body) if echo else None,
+                    echo_requested=echo,
                     tls_version=versions[-1] if versions else None,
                     elapsed=elapsed,
                 )

@@ -33,6 +33,12 @@ def refusal_matches(expectation: Expectation, outcome: Outcome) -> bool:
     return outcome.kind == "alert" and outcome.alert in expectation.alerts
 
 
+ECHO_MISSING = (
+    'the echo endpoint did not answer with {"headers": {...}}, so what the backend received '
+    "cannot be checked (is --echo-path right?)"
+)
+
+
 def differences(
     expectation: Expectation,
     outcome: Outcome,
@@ -48,6 +54,8 @@ def differences(
         return [f"refused differently: {outcome.summary()}"]
     if not is_accepted(outcome):
         return [f"the request was not accepted: {outcome.summary()}"]
+    if outcome.echo_missing and (expectation.verify_values or expectation.identity):
+        return [ECHO_MISSING]
     problems: list[str] = []
     if expectation.verify_values and headers.verify is not None:
         problems.extend(_verify_header_problems(expectation, outcome, headers.verify))

@@ -11,7 +11,7 @@ from fixtures.suite import Suite
 from mtls_conformance.diagnose import diagnose
 from mtls_conformance.forgery import leaked
 from mtls_conformance.profiles.base import Expectation
-from mtls_conformance.verdict import differences, is_accepted
+from mtls_conformance.verdict import ECHO_MISSING, differences, is_accepted
 from steps.calls import Exchange
 from steps.certificates import Presented
 
@@ -117,6 +117,8 @@ def told_identity(suite: Suite, exchange: Exchange, presented: Presented) -> Non
 @then("none of the forged header values reach the backend")
 def forged_headers_dropped(suite: Suite, exchange: Exchange) -> None:
     __tracebackhide__ = True
+    if exchange.outcome.echo_missing:
+        _fail(suite, exchange, Expectation(accepted=True), [ECHO_MISSING])
     passed = leaked(dict(exchange.outcome.echoed_headers or {}))
     if passed:
         expectation = Expectation(accepted=True)

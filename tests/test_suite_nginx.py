@@ -300,3 +300,19 @@ def test_server_certificate_expiry_warns_then_fails(
     assert ("CertificateExpiresSoon" in run.output) == warned
     if status == "failed":
         assert "about to expire: renew it now" in run.error_messages()[name]
+
+
+def test_an_echo_path_that_does_not_echo_fails_the_header_scenarios(
+    kit: Kit, backend: EchoServer, tmp_path: Path
+) -> None:
+    """--echo-path naming an endpoint that answers something else (the product list) fails
+    every header scenario with that reason, rather than passing them unchecked."""
+    run = suite_against(kit, backend, DlbNginx("mandatory"), tmp_path, "--echo-path", "/products")
+    assert run.exit_code == 1, run.output
+    messages = run.error_messages()
+    for scenario in (
+        "The backend learns who the verified client is: ca-signed",
+        "Forged identity headers are dropped for a verified client",
+    ):
+        assert "is not an echo endpoint" in messages[scenario], messages.get(scenario)
+    assert run.scenarios()["A trusted client certificate is accepted: ca-signed"] == "passed"
