@@ -7,6 +7,7 @@ A step the planner did not foresee simply probes on the spot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -25,13 +26,17 @@ from steps.certificates import Presented, presented_for
 
 CallKind = Literal["api", "echo", "forged", "no-sni", "other-sni"]
 
-CALL_STEPS: dict[CallKind, Any] = {
-    "api": parsers.string("the client calls the API"),
-    "echo": parsers.string("the client calls the echo endpoint"),
-    "forged": parsers.string("the client calls the echo endpoint with forged identity headers"),
-    "no-sni": parsers.string("the client calls the API without SNI"),
-    "other-sni": parsers.string("the client calls the API with SNI naming another host"),
+# What follows "the client calls " in a When step, and the kind of probe it makes.
+CALLS: dict[str, CallKind] = {
+    "the API": "api",
+    "the echo endpoint": "echo",
+    "the echo endpoint with forged identity headers": "forged",
+    "the API without SNI": "no-sni",
+    "the API with SNI naming another host": "other-sni",
 }
+CALL_STEP = parsers.re(
+    "the client calls (?P<call>" + "|".join(re.escape(call) for call in CALLS) + ")$"
+)
 
 # A name no load balancer serves: whatever site answers it is the fallback one.
 OTHER_SNI = "sni-mismatch.mtls-conformance.invalid"
@@ -91,39 +96,11 @@ def _call(
     return Exchange(situation, outcome, dict(planned.headers))
 
 
-@when(CALL_STEPS["api"], target_fixture="exchange")
-def call_api(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
+@when(CALL_STEP, target_fixture="exchange")
+def call_target(
+    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented, call: str
 ) -> Exchange:
-    return _call(request, suite, mode, presented, "api")
-
-
-@when(CALL_STEPS["echo"], target_fixture="exchange")
-def call_echo(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, presented, "echo")
-
-
-@when(CALL_STEPS["no-sni"], target_fixture="exchange")
-def call_api_without_sni(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, presented, "no-sni")
-
-
-@when(CALL_STEPS["other-sni"], target_fixture="exchange")
-def call_api_other_sni(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, presented, "other-sni")
-
-
-@when(CALL_STEPS["forged"], target_fixture="exchange")
-def call_echo_forged(
-    request: pytest.FixtureRequest, suite: Suite, mode: Mode, presented: Presented
-) -> Exchange:
-    return _call(request, suite, mode, presented, "forged")
+    return _call(request, suite, mode, presented, CALLS[call])
 
 
 # --- planning: every scenario's probe, started before the first scenario runs
@@ -145,9 +122,9 @@ def planned_request(suite: Suite, item: pytest.Item) -> Request[Any] | None:
         if handshake is not None:
             return handshake
         presented = presented_for(suite, step.name) or presented
-        for kind, parser in CALL_STEPS.items():
-            if presented is not None and parser.is_matching(step.name):
-                return probe_request(suite, mode, presented, kind)
+        arguments = CALL_STEP.parse_arguments(step.name)
+        if presented is not None and arguments is not None:
+            return probe_request(suite, mode, presented, CALLS[arguments["call"]])
     return None
 
 
